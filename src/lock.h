@@ -1,0 +1,54 @@
+// The portable lock interface. Platform files implement it; nothing here knows
+// about JavaScript. Every function returns 0 on success or a negative errno value.
+#pragma once
+
+#include <cstdint>
+
+namespace locksmith {
+
+#ifdef _WIN32
+using file_t = void*;  // a Windows HANDLE
+#else
+using file_t = int;
+#endif
+
+enum class Backend : int { Flock = 0, Ofd = 1, Posix = 2, Windows = 3 };
+
+struct LockRequest {
+  Backend backend;
+  bool exclusive;
+  int64_t start;   // first byte
+  int64_t length;  // 0 means "to end of file and beyond"
+};
+
+// Returned by TryLock when another holder conflicts. All platform spellings of
+// "busy" (EAGAIN, EACCES from F_SETLK, EWOULDBLOCK, ERROR_LOCK_VIOLATION) map to it.
+constexpr int kBusy = 1;
+
+bool BackendSupported(Backend backend);
+
+// The range that stands for "the whole file" on this backend. On Windows locks
+// are mandatory, so the whole-file lock is one byte far beyond any real data.
+void WholeFileRange(Backend backend, int64_t* start, int64_t* length);
+
+struct OpenOptions {
+  bool no_follow;    // refuse to open through a symbolic link
+  int permissions;   // mode bits for a newly created file
+};
+
+// Opens (creating if missing, never truncating) with close-on-exec.
+int OpenLockFile(const char* path, const OpenOptions& options, file_t* out);
+int CloseLockFile(file_t file);
+
+int TryLock(file_t file, const LockRequest& request);   // 0, kBusy or -errno
+int WaitLock(file_t file, const LockRequest& request);  // 0, -EINTR when interrupted, or -errno
+int Unlock(file_t file, const LockRequest& request);
+
+// Waiter threads. A thread started here has every signal blocked except the one
+// InterruptThread uses, so a blocked WaitLock on it returns -EINTR when interrupted.
+struct Thread;
+int StartThread(void (*entry)(void*), void* arg, Thread** out);
+void InterruptThread(Thread* thread);
+void JoinThread(Thread* thread);  // also frees it
+
+}  // namespace locksmith

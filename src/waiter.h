@@ -1,0 +1,51 @@
+// A blocking lock wait on a native thread of its own (never the libuv pool),
+// which can be cancelled at any moment. One mechanism for every backend.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include "lock.h"
+
+namespace locksmith {
+
+class Waiter {
+ public:
+  // on_finish runs on the waiter thread once the wait has ended for any reason.
+  Waiter(file_t file, LockRequest request, std::function<void()> on_finish);
+  ~Waiter();
+
+  int Start();  // 0 or -errno if no thread could be started
+
+  // Blocks the caller until the wait ends or timeout_ms passes; true if it ended.
+  bool WaitFor(int64_t timeout_ms);
+
+  // Takes the outcome of a finished wait: 0 (the lock is now the caller's) or
+  // -errno. -ECANCELED if Cancel() came first.
+  int Claim();
+
+  // Stops the wait. Returns once the thread has left the kernel and joined; a
+  // lock granted in the race is released first. False if Claim() came first.
+  bool Cancel();
+
+  // Waits for the thread to exit; call after the wait has finished.
+  void Join();
+
+ private:
+  static void Run(void* self);
+
+  file_t file_;
+  LockRequest request_;
+  std::function<void()> on_finish_;
+  Thread* thread_ = nullptr;
+
+  std::mutex mutex_;
+  std::condition_variable finished_changed_;
+  bool finished_ = false;
+  bool cancel_requested_ = false;
+  bool claimed_ = false;
+  int result_ = 0;
+};
+
+}  // namespace locksmith
