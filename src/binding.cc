@@ -128,6 +128,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
                            InstanceMethod<&LockHandle::Cancel>("cancel"),
                            InstanceMethod<&LockHandle::Unlock>("unlock"),
                            InstanceMethod<&LockHandle::Close>("close"),
+                           InstanceMethod<&LockHandle::IsCurrent>("isCurrent"),
                            InstanceAccessor<&LockHandle::Fd>("fd"),
                        });
   }
@@ -305,6 +306,15 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     int result = CloseLockFile(file_);
     open_ = false;
     if (result != 0) throw SystemError(info.Env(), result, "close", path_);
+  }
+
+  // isCurrent(): whether the path still names this open, linked file.
+  Napi::Value IsCurrent(const Napi::CallbackInfo& info) {
+    EnsureOpen(info.Env(), "fstat");
+    bool current = false;
+    int result = IsCurrentFile(file_, path_.c_str(), &current);
+    if (result != 0) throw SystemError(info.Env(), result, "fstat", path_);
+    return Napi::Boolean::New(info.Env(), current);
   }
 
   Napi::Value Fd(const Napi::CallbackInfo& info) {

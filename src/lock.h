@@ -40,6 +40,11 @@ struct OpenOptions {
 int OpenLockFile(const char* path, const OpenOptions& options, file_t* out);
 int CloseLockFile(file_t file);
 
+// Whether the open file is still the one the path names: false when the path
+// is gone or names another file, or the open file has been unlinked. A lock
+// taken on a file that lost this race protects nothing.
+int IsCurrentFile(file_t file, const char* path, bool* current);
+
 int TryLock(file_t file, const LockRequest& request);   // 0, kBusy or -errno
 int WaitLock(file_t file, const LockRequest& request);  // 0, -EINTR when interrupted, or -errno
 int Unlock(file_t file, const LockRequest& request);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -123,6 +124,18 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
     return Errno();
   }
   *out = fd;
+  return 0;
+}
+
+int IsCurrentFile(file_t file, const char* path, bool* current) {
+  struct stat opened, named;
+  if (fstat(file, &opened) != 0) return Errno();
+  if (stat(path, &named) != 0) {
+    if (errno != ENOENT) return Errno();
+    *current = false;
+    return 0;
+  }
+  *current = opened.st_nlink > 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
   return 0;
 }
 
