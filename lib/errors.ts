@@ -1,0 +1,75 @@
+// Error classes with codes. Every error locksmith throws is one of these, a
+// TypeError/RangeError with a Node-style code for bad arguments, or an abort reason.
+
+export class LockError extends Error {
+  readonly code: string
+  readonly path?: string
+
+  constructor (code: string, message: string, path?: string) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+    if (path !== undefined) this.path = path
+  }
+}
+
+/** A non-blocking acquire found the lock held by someone else. */
+export class LockBusyError extends LockError {
+  constructor (path: string) {
+    super('ELOCKED', `Lock is held elsewhere: ${path}`, path)
+  }
+}
+
+/** A blocking acquire waited as long as it was allowed to. */
+export class LockTimeoutError extends LockError {
+  readonly timeout: number
+
+  constructor (path: string, timeout: number) {
+    super('ETIMEDOUT', `Timed out after ${timeout} ms waiting for lock: ${path}`, path)
+    this.timeout = timeout
+  }
+}
+
+/** An error from the operating system, shaped like Node's fs errors. */
+export class LockSystemError extends LockError {
+  readonly errno: number
+  readonly syscall: string
+
+  constructor (cause: NodeJS.ErrnoException) {
+    super(cause.code ?? 'EUNKNOWN', cause.message, cause.path)
+    this.errno = cause.errno ?? 0
+    this.syscall = cause.syscall ?? ''
+  }
+}
+
+/** Turns what the addon threw into a LockError (system errors keep code, errno, syscall, path). */
+export function fromNative (error: unknown): Error {
+  if (!(error instanceof Error)) return new LockError('EUNKNOWN', String(error))
+  const coded = error as NodeJS.ErrnoException
+  if (typeof coded.errno === 'number') return new LockSystemError(coded)
+  if (typeof coded.code === 'string') return new LockError(coded.code, coded.message)
+  return error
+}
+
+export function invalidArgType (name: string, expected: string, actual: unknown): TypeError {
+  const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`)
+  return Object.assign(error, { code: 'ERR_INVALID_ARG_TYPE' })
+}
+
+export function invalidArgValue (name: string, actual: unknown, reason: string): TypeError {
+  const error = new TypeError(`The argument '${name}' ${reason}. Received ${describe(actual)}`)
+  return Object.assign(error, { code: 'ERR_INVALID_ARG_VALUE' })
+}
+
+export function outOfRange (name: string, range: string, actual: unknown): RangeError {
+  const error = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`)
+  return Object.assign(error, { code: 'ERR_OUT_OF_RANGE' })
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '...' : value}'`
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`
+  if (typeof value === 'function') return `function ${value.name}`
+  return `type ${typeof value} (${String(value)})`
+}

@@ -1,0 +1,252 @@
+// Lock: the lock most programs want. Excludes other processes (kernel lock) and
+// other Lock objects of this thread (in-process queue), waits without polling,
+// and can be bounded by a timeout or an AbortSignal.
+import { performance } from 'node:perf_hooks'
+import { invalidArgType, LockBusyError, LockError, LockTimeoutError } from './errors'
+import { defaultLogger, type Logger } from './log'
+import { getSlot, type Slot } from './slot'
+import {
+  validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
+  validateRange, validateSignal, validateTimeout, resolveBackend,
+  type Backend, type ByteRange, type LockMode
+} from './validate'
+
+/** `true` waits as long as it takes, `false` tries once, a number waits at most that many ms. */
+export type Blocking = boolean | number
+
+export interface AcquireOptions {
+  blocking?: Blocking
+  signal?: AbortSignal
+}
+
+export interface LockOptions extends AcquireOptions {
+  mode?: LockMode
+  backend?: Backend
+  range?: ByteRange
+  /** A label for log lines (cli2's `prefix`). */
+  prefix?: string
+  /** Anything with a `debug(message)` method: console, pino, winston... Default: the env switches. */
+  logger?: Logger
+  /** Delete the lock file on release, safely (only while holding it; acquirers check the inode). */
+  removeOnRelease?: boolean
+  /** Refuse to open the lock file through a symbolic link. */
+  noFollow?: boolean
+  /** Permission bits for a newly created lock file (default 0o644). */
+  permissions?: number
+}
+
+interface Settings {
+  blocking: Blocking
+  signal: AbortSignal | undefined
+}
+
+function validateBlocking (blocking: unknown, name: string): Blocking | undefined {
+  if (blocking === undefined || typeof blocking === 'boolean') return blocking
+  if (typeof blocking === 'number') {
+    validateTimeout(blocking, name)
+    return blocking
+  }
+  throw invalidArgType(name, 'a boolean or a number of milliseconds', blocking)
+}
+
+export class Lock implements Disposable, AsyncDisposable {
+  readonly path: string
+  readonly mode: LockMode
+  readonly backend: Backend
+  readonly range: ByteRange | undefined
+  readonly prefix: string | undefined
+  readonly removeOnRelease: boolean
+  readonly #defaults: Settings
+  readonly #logger: Logger | undefined
+  readonly #noFollow: boolean
+  readonly #permissions: number
+  #slot: Slot | undefined
+  #held = false
+  #pending = false
+
+  /** Opens nothing until asked. */
+  constructor (path: string | URL, options?: LockOptions) {
+    this.path = validatePath(path)
+    const opts = validateObject<LockOptions>(options, 'options')
+    this.mode = validateMode(opts.mode, 'options.mode')
+    this.backend = validateBackend(opts.backend, 'options.backend')
+    this.range = validateRange(opts.range, 'options.range')
+    resolveBackend(this.backend, this.range) // refuse flock + range now, not at first acquire
+    if (opts.prefix !== undefined && typeof opts.prefix !== 'string') throw invalidArgType('options.prefix', 'of type string', opts.prefix)
+    this.prefix = opts.prefix
+    if (opts.logger !== undefined && typeof opts.logger?.debug !== 'function') {
+      throw invalidArgType('options.logger', 'an object with a debug() method', opts.logger)
+    }
+    this.#logger = opts.logger ?? defaultLogger
+    this.removeOnRelease = validateBoolean(opts.removeOnRelease, 'options.removeOnRelease', false)
+    this.#noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
+    this.#permissions = validatePermissions(opts.permissions, 'options.permissions')
+    this.#defaults = {
+      blocking: validateBlocking(opts.blocking, 'options.blocking') ?? true,
+      signal: validateSignal(opts.signal, 'options.signal')
+    }
+  }
+
+  /** Acquires a lock and resolves to it held; busy and non-blocking rejects with LockBusyError. */
+  static async acquire (path: string | URL, options?: LockOptions): Promise<Lock> {
+    const lock = new Lock(path, options)
+    if (!await lock.acquire()) throw new LockBusyError(lock.path)
+    return lock
+  }
+
+  get acquired (): boolean { return this.#held }
+
+  /**
+   * Blocking: resolves true once held, rejects with LockTimeoutError or the
+   * signal's reason. Non-blocking: resolves true or false.
+   */
+  async acquire (options?: AcquireOptions): Promise<boolean> {
+    const { blocking, signal } = this.#settings(options)
+    this.#checkIdle()
+    if (signal?.aborted) throw signal.reason
+    if (this.#take()) return true
+    if (blocking === false) {
+      this.#log('busy')
+      return false
+    }
+    await this.#wait(blocking === true ? undefined : blocking, signal)
+    return true
+  }
+
+  /** After a failed non-blocking try: waits until held (same timeout and abort rules). */
+  async block (options?: AcquireOptions): Promise<true> {
+    const { blocking, signal } = this.#settings(options)
+    this.#checkIdle()
+    if (signal?.aborted) throw signal.reason
+    if (this.#take()) return true
+    await this.#wait(typeof blocking === 'number' ? blocking : undefined, signal)
+    return true
+  }
+
+  /** One synchronous attempt. */
+  tryAcquire (): boolean {
+    this.#checkIdle()
+    if (this.#take()) return true
+    this.#log('busy')
+    return false
+  }
+
+  /**
+   * Synchronous acquire that blocks this thread (scripts, exit handlers). With
+   * `blocking: false` it is tryAcquire(); with a number it throws LockTimeoutError.
+   */
+  acquireSync (options?: { blocking?: Blocking }): boolean {
+    const opts = validateObject<{ blocking?: Blocking }>(options, 'options')
+    const blocking = validateBlocking(opts.blocking, 'options.blocking') ?? this.#defaults.blocking
+    if (blocking === false) return this.tryAcquire()
+    this.#checkIdle()
+    const started = performance.now()
+    const timeout = blocking === true ? undefined : blocking
+    try {
+      this.#getSlot().takeSync(this.mode, timeout)
+    } catch (error) {
+      if (error instanceof LockTimeoutError) {
+        this.#log('timed out', started)
+        throw new LockTimeoutError(this.path, timeout ?? 0)
+      }
+      throw error
+    }
+    this.#held = true
+    this.#log('acquired', started)
+    return true
+  }
+
+  /** true if it was held and is now released; false if it was not held. */
+  release (): boolean {
+    if (!this.#held) return false
+    this.#held = false
+    ;(this.#slot as Slot).release(this.removeOnRelease)
+    this.#log('released')
+    return true
+  }
+
+  [Symbol.dispose] (): void {
+    this.release()
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    this.release()
+  }
+
+  #settings (options: AcquireOptions | undefined): Settings {
+    if (options === undefined) return this.#defaults
+    const opts = validateObject<AcquireOptions>(options, 'options')
+    return {
+      blocking: validateBlocking(opts.blocking, 'options.blocking') ?? this.#defaults.blocking,
+      signal: validateSignal(opts.signal, 'options.signal') ?? this.#defaults.signal
+    }
+  }
+
+  #checkIdle (): void {
+    if (this.#held) {
+      throw new LockError('ERR_LOCK_ALREADY_HELD', `This Lock already holds ${this.path}; locks are not reentrant`, this.path)
+    }
+    if (this.#pending) {
+      throw new LockError('ERR_LOCK_PENDING', `This Lock is already waiting for ${this.path}`, this.path)
+    }
+  }
+
+  #getSlot (): Slot {
+    this.#slot = getSlot(this.path, {
+      backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions
+    })
+    return this.#slot
+  }
+
+  #take (): boolean {
+    if (!this.#getSlot().tryTake(this.mode)) return false
+    this.#held = true
+    this.#log('acquired')
+    return true
+  }
+
+  async #wait (timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const started = performance.now()
+    this.#log('waiting')
+    if (timeout === 0) {
+      this.#log('timed out', started)
+      throw new LockTimeoutError(this.path, 0)
+    }
+    // One signal for the caller's abort and the timeout.
+    const controller = new AbortController()
+    const timeoutError = new LockTimeoutError(this.path, timeout ?? 0)
+    const timer = timeout === undefined ? undefined : setTimeout(() => controller.abort(timeoutError), timeout)
+    const onAbort = (): void => controller.abort(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.#pending = true
+    try {
+      await this.#getSlot().take(this.mode, controller.signal)
+    } catch (error) {
+      this.#log(error === timeoutError ? 'timed out' : 'aborted', started)
+      throw error
+    } finally {
+      this.#pending = false
+      if (timer !== undefined) clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    this.#held = true
+    this.#log('acquired', started)
+  }
+
+  #log (event: string, started?: number): void {
+    if (this.#logger === undefined) return
+    const waited = started === undefined ? '' : ` after ${(performance.now() - started).toFixed(1)} ms`
+    const range = this.range === undefined ? '' : ` bytes ${this.range.start}+${this.range.length}`
+    this.#logger.debug(`${this.prefix === undefined ? '' : `${this.prefix}: `}${event} ${this.mode} lock on ${this.path}${range} (pid ${process.pid})${waited}`)
+  }
+}
+
+/** Runs `fn` while holding the lock; releases it however `fn` ends. */
+export async function withLock<T> (path: string | URL, fn: () => T | Promise<T>, options?: LockOptions): Promise<T> {
+  const lock = await Lock.acquire(path, options)
+  try {
+    return await fn()
+  } finally {
+    lock.release()
+  }
+}

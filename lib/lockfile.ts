@@ -1,0 +1,211 @@
+// LockFile: the low-level API. One open descriptor, the system calls and
+// nothing else: no queueing, no names, no reentrancy rules beyond the kernel's.
+import { fromNative, LockError, LockTimeoutError } from './errors'
+import { BACKEND_IDS, native, type BackendName, type NativeLockHandle } from './native'
+import {
+  resolveBackend, validateBackend, validateBoolean, validateMode, validateObject, validatePath,
+  validatePermissions, validateRange, validateSignal, validateTimeout,
+  type Backend, type ByteRange, type LockMode
+} from './validate'
+
+export interface LockFileOptions {
+  /** Lock mechanism; `auto` (default) is flock for whole files and OFD for byte ranges (LockFileEx on Windows). */
+  backend?: Backend
+  /** Refuse to open the path through a symbolic link (ELOOP). */
+  noFollow?: boolean
+  /** Permission bits for a newly created lock file (default 0o644, before umask). */
+  permissions?: number
+}
+
+export interface LockRequestOptions {
+  mode?: LockMode
+  range?: ByteRange
+}
+
+export interface LockWaitOptions extends LockRequestOptions {
+  /** Give up after this many milliseconds (LockTimeoutError, code ETIMEDOUT). */
+  timeout?: number
+  /** Give up when this signal aborts (rejects with its reason). */
+  signal?: AbortSignal
+}
+
+interface Request {
+  backend: BackendName
+  id: number
+  exclusive: boolean
+  start: number | undefined
+  length: number | undefined
+  key: string
+}
+
+const WHOLE_FILE = 'whole file'
+
+export class LockFile implements Disposable {
+  readonly path: string
+  readonly backend: Backend
+  readonly #handle: NativeLockHandle
+  #closed = false
+  /** What this descriptor holds: range key -> mode. */
+  readonly #held = new Map<string, LockMode>()
+
+  /** Opens (creating if missing, never truncating, close-on-exec) a file to lock. */
+  static open (path: string | URL, options?: LockFileOptions): LockFile {
+    const checkedPath = validatePath(path)
+    const opts = validateObject<LockFileOptions>(options, 'options')
+    const backend = validateBackend(opts.backend, 'options.backend')
+    const noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
+    const permissions = validatePermissions(opts.permissions, 'options.permissions')
+    let handle: NativeLockHandle
+    try {
+      handle = new native.LockHandle(checkedPath, noFollow, permissions)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    return new LockFile(checkedPath, backend, handle)
+  }
+
+  private constructor (path: string, backend: Backend, handle: NativeLockHandle) {
+    this.path = path
+    this.backend = backend
+    this.#handle = handle
+  }
+
+  /** The descriptor (-1 once closed, and on Windows). */
+  get fd (): number { return this.#handle.fd }
+  get closed (): boolean { return this.#closed }
+
+  /** The mode held on a range (or the whole file), if any. */
+  heldMode (range?: ByteRange): LockMode | undefined {
+    return this.#held.get(range === undefined ? WHOLE_FILE : `${range.start}+${range.length}`)
+  }
+
+  /** One attempt: true if locked, false if someone else holds a conflicting lock. */
+  tryLock (options?: LockRequestOptions): boolean {
+    const request = this.#request(options)
+    let locked: boolean
+    try {
+      locked = this.#handle.tryLock(request.id, request.exclusive, request.start, request.length)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    if (locked) this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+    return locked
+  }
+
+  /** Waits on this thread until locked (or `timeout` ms pass: LockTimeoutError). */
+  lockSync (options?: Omit<LockWaitOptions, 'signal'>): void {
+    const request = this.#request(options)
+    const timeout = validateTimeout(options?.timeout, 'options.timeout')
+    let locked: boolean
+    try {
+      locked = this.#handle.lockSync(request.id, request.exclusive, request.start, request.length, timeout ?? -1)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    if (!locked) throw new LockTimeoutError(this.path, timeout ?? 0)
+    this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+  }
+
+  /**
+   * Waits without blocking the event loop. Tries on this thread first; only a
+   * busy lock is waited for, on a native thread of its own (never the libuv pool).
+   */
+  lock (options?: LockWaitOptions): Promise<void> {
+    let request: Request
+    let timeout: number | undefined
+    let signal: AbortSignal | undefined
+    try {
+      request = this.#request(options)
+      timeout = validateTimeout(options?.timeout, 'options.timeout')
+      signal = validateSignal(options?.signal, 'options.signal')
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      if (this.tryLock(options)) return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (timeout === 0) return Promise.reject(new LockTimeoutError(this.path, 0))
+    return this.#wait(request, timeout, signal)
+  }
+
+  #wait (request: Request, timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const stop = (reason: unknown): void => {
+        cleanup()
+        this.#handle.cancel() // returns once no lock granted in the race is held
+        reject(reason)
+      }
+      const onAbort = (): void => stop(signal?.reason)
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      try {
+        this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error) => {
+          cleanup()
+          if (error !== null) return reject(fromNative(error))
+          this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+          resolve()
+        })
+      } catch (error) {
+        return reject(fromNative(error))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (timeout !== undefined) timer = setTimeout(() => stop(new LockTimeoutError(this.path, timeout)), timeout)
+    })
+  }
+
+  /** Releases what this descriptor holds on the range (or the whole file). */
+  unlock (options?: { range?: ByteRange }): void {
+    const request = this.#request(options)
+    if (!this.#held.has(request.key)) {
+      throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
+    }
+    try {
+      this.#handle.unlock(request.id, request.start, request.length)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    this.#held.delete(request.key)
+  }
+
+  /** Whether the path still names this open file (false once it was unlinked or replaced). */
+  isCurrent (): boolean {
+    try {
+      return this.#handle.isCurrent()
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  /** Cancels any wait and closes the descriptor; the kernel drops its locks. */
+  close (): void {
+    if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
+    this.#closed = true
+    this.#held.clear()
+    try {
+      this.#handle.close()
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  [Symbol.dispose] (): void {
+    if (!this.#closed) this.close()
+  }
+
+  #request (options: LockRequestOptions | undefined): Request {
+    if (options === undefined) return this.#wholeFile(true)
+    const opts = validateObject<LockRequestOptions>(options, 'options')
+    const exclusive = validateMode(opts.mode, 'options.mode') === 'exclusive'
+    const range = validateRange(opts.range, 'options.range')
+    if (range === undefined) return this.#wholeFile(exclusive)
+    const backend = resolveBackend(this.backend, range)
+    return { backend, id: BACKEND_IDS[backend], exclusive, start: range.start, length: range.length, key: `${range.start}+${range.length}` }
+  }
+
+  #wholeFile (exclusive: boolean): Request {
+    const backend = resolveBackend(this.backend, undefined)
+    return { backend, id: BACKEND_IDS[backend], exclusive, start: undefined, length: undefined, key: WHOLE_FILE }
+  }
+}

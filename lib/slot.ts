@@ -1,0 +1,273 @@
+// The in-process side of a lock. Every Lock on the same path (and backend and
+// range) in this thread shares one slot: one descriptor, one kernel lock for the
+// group that holds it, one native waiter thread, and a FIFO queue of waiters.
+// That gives same-process exclusion on every backend (classic POSIX locks do not
+// exclude within a process), fairness among this process's waiters, and a
+// constant number of native threads however many acquires are pending.
+import { resolve } from 'node:path'
+import { unlinkSync } from 'node:fs'
+import { LockError } from './errors'
+import { LockFile } from './lockfile'
+import type { Backend, ByteRange, LockMode } from './validate'
+
+export interface SlotOptions {
+  backend: Backend
+  range: ByteRange | undefined
+  noFollow: boolean
+  permissions: number
+}
+
+interface Waiter {
+  shared: boolean
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+const slots = new Map<string, Slot>()
+
+/** A shared descriptor per path for classic POSIX locks, which closing any descriptor would drop. */
+const posixFiles = new Map<string, { file: LockFile, users: number }>()
+
+export function getSlot (path: string, options: SlotOptions): Slot {
+  const absolute = resolve(path)
+  const range = options.range === undefined ? '' : `${options.range.start}+${options.range.length}`
+  const key = `${options.backend}\0${absolute}\0${range}`
+  let slot = slots.get(key)
+  if (slot === undefined) {
+    slot = new Slot(key, absolute, options)
+    slots.set(key, slot)
+  }
+  return slot
+}
+
+/** How many slots are alive in this thread (for tests: idle slots are dropped). */
+export function slotCount (): number {
+  return slots.size
+}
+
+export class Slot {
+  readonly #key: string
+  readonly path: string
+  readonly #options: SlotOptions
+  #file: LockFile | undefined
+  /** In-process holders of the kernel lock: several if shared, else at most one. */
+  #holders = 0
+  #shared = false
+  readonly #queue: Waiter[] = []
+  /** Aborts the native wait that the head of the queue is in, if any. */
+  #kernelWait: AbortController | undefined
+
+  constructor (key: string, path: string, options: SlotOptions) {
+    this.#key = key
+    this.path = path
+    this.#options = options
+  }
+
+  /** Takes the lock if that needs no waiting; never jumps the queue. */
+  tryTake (mode: LockMode): boolean {
+    if (this.#queue.length > 0) return false
+    const shared = mode === 'shared'
+    if (this.#holders > 0) {
+      if (!(shared && this.#shared)) return false
+      this.#holders++
+      return true
+    }
+    try {
+      if (this.#kernelTry(shared)) {
+        this.#grant(shared)
+        return true
+      }
+      return false
+    } finally {
+      this.#dropIfIdle() // busy or failed: do not keep a descriptor open for nobody
+    }
+  }
+
+  /** Waits in FIFO order behind this process's other waiters, then for the kernel. */
+  take (mode: LockMode, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { shared: mode === 'shared', resolve, reject }
+      const onAbort = (): void => {
+        this.#leaveQueue(waiter)
+        reject(signal?.reason)
+      }
+      if (signal !== undefined) {
+        signal.addEventListener('abort', onAbort, { once: true })
+        waiter.resolve = () => { signal.removeEventListener('abort', onAbort); resolve() }
+        waiter.reject = (error) => { signal.removeEventListener('abort', onAbort); reject(error) }
+      }
+      this.#queue.push(waiter)
+      this.#register()
+      this.#pump()
+    })
+  }
+
+  /** Blocks this thread for the kernel lock. Waiting on this process's own holder would never end. */
+  takeSync (mode: LockMode, timeout: number | undefined): void {
+    if (this.tryTake(mode)) return
+    if (this.#holders > 0 || this.#queue.length > 0) {
+      throw new LockError('EDEADLK', `Lock is held or awaited elsewhere in this thread; a synchronous wait would never end: ${this.path}`, this.path)
+    }
+    const shared = mode === 'shared'
+    try {
+      for (;;) {
+        const file = this.#openFile()
+        file.lockSync({ mode, range: this.#options.range, timeout })
+        if (this.#verified(file)) break
+      }
+    } catch (error) {
+      this.#dropIfIdle()
+      throw error
+    }
+    this.#grant(shared)
+  }
+
+  /** Releases one holder; the last one gives the kernel lock back (removing the file first if asked). */
+  release (removeFile: boolean): void {
+    if (this.#holders === 0) return
+    this.#holders--
+    if (this.#holders > 0) return
+    const file = this.#file as LockFile
+    const remove = removeFile && this.#queue.length === 0
+    if (remove) {
+      // Unlink only while holding the lock; waiters elsewhere notice the file
+      // is gone when they get the lock, and retry on a fresh file.
+      try { unlinkSync(this.path) } catch { /* already gone */ }
+    }
+    file.unlock({ range: this.#options.range })
+    if (remove) this.#closeFile()
+    this.#pump()
+    this.#dropIfIdle()
+  }
+
+  #grant (shared: boolean): void {
+    this.#holders = 1
+    this.#shared = shared
+    this.#register()
+  }
+
+  /** A slot in use must be the one getSlot() hands out for its key. */
+  #register (): void {
+    if (!slots.has(this.#key)) slots.set(this.#key, this)
+  }
+
+  /** Grants queued waiters in order: the head, and the shared ones right behind a shared head. */
+  #pump (): void {
+    while (this.#queue.length > 0 && this.#kernelWait === undefined) {
+      const head = this.#queue[0] as Waiter
+      if (this.#holders > 0) {
+        if (!(head.shared && this.#shared)) return
+        this.#queue.shift()
+        this.#holders++
+        head.resolve()
+        continue
+      }
+      let locked: boolean
+      try {
+        locked = this.#kernelTry(head.shared)
+      } catch (error) {
+        this.#queue.shift()
+        head.reject(error)
+        continue
+      }
+      if (!locked) {
+        this.#waitInKernel(head)
+        return
+      }
+      this.#queue.shift()
+      this.#grant(head.shared)
+      head.resolve()
+    }
+    this.#dropIfIdle()
+  }
+
+  /** The head of the queue waits for the kernel lock on the slot's native waiter thread. */
+  #waitInKernel (head: Waiter): void {
+    const controller = new AbortController()
+    this.#kernelWait = controller
+    const file = this.#file as LockFile
+    const mode: LockMode = head.shared ? 'shared' : 'exclusive'
+    file.lock({ mode, range: this.#options.range, signal: controller.signal }).then(() => {
+      this.#kernelWait = undefined
+      if (!this.#verified(file)) return this.#pump()
+      this.#queue.shift()
+      this.#grant(head.shared)
+      head.resolve()
+      this.#pump()
+    }, (error: unknown) => {
+      this.#kernelWait = undefined
+      if (!controller.signal.aborted) {
+        this.#queue.shift()
+        head.reject(error)
+      }
+      this.#pump()
+    })
+  }
+
+  #leaveQueue (waiter: Waiter): void {
+    const index = this.#queue.indexOf(waiter)
+    if (index < 0) return
+    this.#queue.splice(index, 1)
+    if (index === 0 && this.#kernelWait !== undefined) {
+      this.#kernelWait.abort() // the native wait stops synchronously; #pump follows in its rejection
+    } else {
+      this.#pump()
+    }
+  }
+
+  #kernelTry (shared: boolean): boolean {
+    for (;;) {
+      const file = this.#openFile()
+      if (!file.tryLock({ mode: shared ? 'shared' : 'exclusive', range: this.#options.range })) return false
+      if (this.#verified(file)) return true
+    }
+  }
+
+  /**
+   * After the kernel grants a lock: is it on the file the path names now? If the
+   * file was removed or replaced meanwhile, the lock protects nothing: drop it
+   * and reopen (pitfall: deleting a lock file breaks mutual exclusion).
+   */
+  #verified (file: LockFile): boolean {
+    if (file.isCurrent()) return true
+    file.unlock({ range: this.#options.range })
+    this.#closeFile()
+    return false
+  }
+
+  #openFile (): LockFile {
+    if (this.#file !== undefined) return this.#file
+    const { backend, noFollow, permissions } = this.#options
+    if (backend !== 'posix') {
+      this.#file = LockFile.open(this.path, { backend, noFollow, permissions })
+      return this.#file
+    }
+    let shared = posixFiles.get(this.path)
+    if (shared === undefined) {
+      shared = { file: LockFile.open(this.path, { backend, noFollow, permissions }), users: 0 }
+      posixFiles.set(this.path, shared)
+    }
+    shared.users++
+    this.#file = shared.file
+    return this.#file
+  }
+
+  #closeFile (): void {
+    const file = this.#file
+    if (file === undefined) return
+    this.#file = undefined
+    if (this.#options.backend !== 'posix') return file.close()
+    const shared = posixFiles.get(this.path)
+    if (shared === undefined || shared.file !== file) return file.close()
+    if (--shared.users === 0) {
+      posixFiles.delete(this.path)
+      file.close()
+    }
+  }
+
+  #dropIfIdle (): void {
+    if (this.#holders > 0 || this.#queue.length > 0 || this.#kernelWait !== undefined) return
+    this.#closeFile()
+    if (slots.get(this.#key) === this) slots.delete(this.#key)
+  }
+}

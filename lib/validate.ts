@@ -1,0 +1,116 @@
+// Argument checks shared by every public entry point. Bad input fails here,
+// before any descriptor is opened, with a Node-style code.
+import { fileURLToPath } from 'node:url'
+import { invalidArgType, invalidArgValue, LockError, outOfRange } from './errors'
+import { native, type BackendName } from './native'
+
+export type Backend = 'auto' | BackendName
+export type LockMode = 'exclusive' | 'shared'
+
+/** A byte range. `length: 0` means from `start` to the end of the file and beyond. */
+export interface ByteRange {
+  start: number
+  length: number
+}
+
+const BACKENDS: readonly string[] = ['auto', 'flock', 'ofd', 'posix', 'windows']
+
+export function validatePath (path: unknown, name = 'path'): string {
+  if (path instanceof URL) path = fileURLToPath(path)
+  if (typeof path !== 'string') throw invalidArgType(name, 'of type string or an instance of URL', path)
+  if (path.length === 0) throw invalidArgValue(name, path, 'must be a non-empty string')
+  if (path.includes('\0')) throw invalidArgValue(name, path, 'must be a string without null bytes')
+  return path
+}
+
+export function validateMode (mode: unknown, name = 'mode'): LockMode {
+  if (mode === undefined) return 'exclusive'
+  if (mode !== 'exclusive' && mode !== 'shared') {
+    throw invalidArgValue(name, mode, "must be 'exclusive' or 'shared'")
+  }
+  return mode
+}
+
+export function validateBackend (backend: unknown, name = 'backend'): Backend {
+  if (backend === undefined) return 'auto'
+  if (typeof backend !== 'string' || !BACKENDS.includes(backend)) {
+    throw invalidArgValue(name, backend, `must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`)
+  }
+  const chosen = backend as Backend
+  if (chosen !== 'auto' && !native.backends[chosen]) {
+    throw new LockError('ERR_LOCK_BACKEND_UNSUPPORTED', `The '${chosen}' lock backend is not available on ${process.platform}`)
+  }
+  return chosen
+}
+
+export function validateRange (range: unknown, name = 'range'): ByteRange | undefined {
+  if (range === undefined) return undefined
+  if (range === null || typeof range !== 'object') throw invalidArgType(name, 'an object like { start, length }', range)
+  const { start, length } = range as Record<string, unknown>
+  validateOffset(start, `${name}.start`)
+  validateOffset(length, `${name}.length`)
+  if ((start as number) + (length as number) > Number.MAX_SAFE_INTEGER) {
+    throw outOfRange(`${name}.start + ${name}.length`, `<= ${Number.MAX_SAFE_INTEGER}`, (start as number) + (length as number))
+  }
+  return { start: start as number, length: length as number }
+}
+
+function validateOffset (value: unknown, name: string): void {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw outOfRange(name, `an integer >= 0 and <= ${Number.MAX_SAFE_INTEGER}`, value)
+  }
+}
+
+/** A wait limit in milliseconds: undefined = forever. */
+export function validateTimeout (timeout: unknown, name = 'timeout'): number | undefined {
+  if (timeout === undefined || timeout === Infinity) return undefined
+  if (typeof timeout !== 'number') throw invalidArgType(name, 'of type number', timeout)
+  if (Number.isNaN(timeout) || timeout < 0 || timeout > 2 ** 31 - 1) {
+    throw outOfRange(name, `>= 0 and <= ${2 ** 31 - 1} (or Infinity)`, timeout)
+  }
+  return timeout
+}
+
+export function validateSignal (signal: unknown, name = 'signal'): AbortSignal | undefined {
+  if (signal === undefined) return undefined
+  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean' ||
+      typeof (signal as AbortSignal).addEventListener !== 'function') {
+    throw invalidArgType(name, 'an instance of AbortSignal', signal)
+  }
+  return signal as AbortSignal
+}
+
+export function validatePermissions (permissions: unknown, name = 'permissions'): number {
+  if (permissions === undefined) return 0o644
+  if (typeof permissions !== 'number' || !Number.isInteger(permissions)) {
+    throw invalidArgType(name, 'an integer', permissions)
+  }
+  if (permissions < 0 || permissions > 0o7777) throw outOfRange(name, '>= 0 and <= 0o7777', permissions)
+  return permissions
+}
+
+export function validateBoolean (value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value)
+  return value
+}
+
+export function validateObject<T> (value: unknown, name: string): Partial<T> {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object') throw invalidArgType(name, 'of type object', value)
+  return value as Partial<T>
+}
+
+/** The backend that actually runs: `auto` is flock for whole files, OFD (else POSIX) for ranges. */
+export function resolveBackend (backend: Backend, range: ByteRange | undefined): BackendName {
+  if (backend !== 'auto') {
+    if (backend === 'flock' && range !== undefined) {
+      throw invalidArgValue('range', range, "is not supported by the 'flock' backend, which locks whole files")
+    }
+    return backend
+  }
+  if (process.platform === 'win32') return 'windows'
+  if (range === undefined) return 'flock'
+  return native.backends.ofd ? 'ofd' : 'posix'
+}

@@ -1,0 +1,94 @@
+// Shared test utilities: temporary directories, a forked lock holder driven
+// over IPC, and /proc counters for leak checks.
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir as osTmpdir } from 'node:os'
+import { join } from 'node:path'
+import { once } from 'node:events'
+
+export const isLinux = process.platform === 'linux'
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir (prefix = 'locksmith-test-'): string {
+  const dir = mkdtempSync(join(osTmpdir(), prefix))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export interface HolderReply { event: string, [key: string]: unknown }
+
+/**
+ * A child process that takes locks on command (test/fixtures/holder.ts). It
+ * holds them on a live event loop until told otherwise or killed.
+ */
+export class Holder {
+  readonly child: ChildProcess
+  readonly #replies: HolderReply[] = []
+  readonly #waiting: Array<(reply: HolderReply) => void> = []
+
+  constructor (env: NodeJS.ProcessEnv = {}) {
+    this.child = fork(join(__dirname, 'fixtures', 'holder.js'), [], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
+    this.child.on('message', (reply: HolderReply) => {
+      const next = this.#waiting.shift()
+      if (next !== undefined) next(reply)
+      else this.#replies.push(reply)
+    })
+  }
+
+  /** Sends a command and waits for the child's next reply. */
+  async send (message: Record<string, unknown>): Promise<HolderReply> {
+    const reply = this.next()
+    this.child.send(message)
+    return await reply
+  }
+
+  /** Sends a command without waiting for its reply (collect it later with next()). */
+  post (message: Record<string, unknown>): void {
+    this.child.send(message)
+  }
+
+  next (): Promise<HolderReply> {
+    const queued = this.#replies.shift()
+    if (queued !== undefined) return Promise.resolve(queued)
+    return new Promise((resolve) => this.#waiting.push(resolve))
+  }
+
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = once(this.child, 'exit')
+    this.child.kill(signal)
+    await exited
+  }
+}
+
+/** Whether util-linux flock(1) can take the lock right now (flock(2) semantics). */
+export function flockCommandCanLock (path: string, shared = false): boolean {
+  const result = spawnSync('flock', [shared ? '-s' : '-x', '-n', '-E', '99', path, 'true'])
+  if (result.status === 99) return false
+  if (result.status === 0) return true
+  throw new Error(`flock(1) failed: ${result.status} ${result.stderr?.toString()}`)
+}
+
+/** Whether a Python fcntl lock of the given kind can be had right now (from another process). */
+export function pythonCanLock (path: string, kind: 'lockf' | 'ofd', shared = false, start = 0, length = 0): boolean {
+  const script = kind === 'lockf'
+    ? `import fcntl,sys\nf=open(sys.argv[1],'a+')\ntry:\n  fcntl.lockf(f, (fcntl.LOCK_SH if sys.argv[2]=='1' else fcntl.LOCK_EX)|fcntl.LOCK_NB, int(sys.argv[4]), int(sys.argv[3]))\nexcept OSError:\n  sys.exit(99)\n`
+    : `import fcntl,struct,sys,os\nf=open(sys.argv[1],'a+')\nt=fcntl.F_RDLCK if sys.argv[2]=='1' else fcntl.F_WRLCK\narg=struct.pack('hhqqi', t, 0, int(sys.argv[3]), int(sys.argv[4]), 0)\ntry:\n  fcntl.fcntl(f, 37, arg)\nexcept OSError:\n  sys.exit(99)\n`
+  const result = spawnSync('python3', ['-c', script, path, shared ? '1' : '0', String(start), String(length)])
+  if (result.status === 99) return false
+  if (result.status === 0) return true
+  throw new Error(`python3 failed: ${result.status} ${result.stderr?.toString()}`)
+}
+
+export function openFdCount (): number {
+  return readdirSync('/proc/self/fd').length
+}
+
+export function threadCount (): number {
+  return readdirSync('/proc/self/task').length
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
