@@ -26,7 +26,15 @@ export class Holder {
   readonly #replies: HolderReply[] = []
   readonly #waiting: Array<(reply: HolderReply) => void> = []
 
-  constructor (env: NodeJS.ProcessEnv = {}) {
+  /** Starts a holder process and waits until it is ready for commands. */
+  static async start (env: NodeJS.ProcessEnv = {}): Promise<Holder> {
+    const holder = new Holder(env)
+    const first = await holder.next()
+    if (first.event !== 'ready') throw new Error(`holder did not start: ${JSON.stringify(first)}`)
+    return holder
+  }
+
+  private constructor (env: NodeJS.ProcessEnv) {
     this.child = fork(join(__dirname, 'fixtures', 'holder.js'), [], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
