@@ -100,3 +100,41 @@ export function threadCount (): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A program nobody here wrote, holding a lock until killed. It prints "locked" once it holds it. */
+export interface ExternalHolder { kill: () => Promise<void> }
+
+export async function holdWith (command: string, args: string[]): Promise<ExternalHolder> {
+  const { spawn } = await import('node:child_process')
+  // Its own process group, so killing it also kills a child that inherited the lock.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  await new Promise<void>((resolve, reject) => {
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('locked')) resolve()
+    })
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code} before locking`)))
+  })
+  return {
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      process.kill(-(child.pid as number), 'SIGKILL')
+      await exited
+    }
+  }
+}
+
+/** util-linux flock(1) holding the file (flock(2) semantics). */
+export function holdWithFlockCommand (path: string, shared = false): Promise<ExternalHolder> {
+  return holdWith('flock', [shared ? '-s' : '-x', path, '-c', 'echo locked; exec sleep 60'])
+}
+
+/** Python holding a classic POSIX lock (lockf) or an OFD lock (fcntl 37/38) on a byte range. */
+export function holdWithPython (path: string, kind: 'lockf' | 'ofd', shared = false, start = 0, length = 0): Promise<ExternalHolder> {
+  const script = kind === 'lockf'
+    ? 'import fcntl,sys,time\nf=open(sys.argv[1],"a+")\nfcntl.lockf(f, fcntl.LOCK_SH if sys.argv[2]=="1" else fcntl.LOCK_EX, int(sys.argv[4]), int(sys.argv[3]))\nprint("locked", flush=True)\ntime.sleep(60)\n'
+    : 'import fcntl,struct,sys,time\nf=open(sys.argv[1],"a+")\nt=fcntl.F_RDLCK if sys.argv[2]=="1" else fcntl.F_WRLCK\nfcntl.fcntl(f, 38, struct.pack("hhqqi", t, 0, int(sys.argv[3]), int(sys.argv[4]), 0))\nprint("locked", flush=True)\ntime.sleep(60)\n'
+  return holdWith('python3', ['-c', script, path, shared ? '1' : '0', String(start), String(length)])
+}

@@ -1,0 +1,180 @@
+// The low-level LockFile across real processes: exclusion per backend and mode,
+// descriptor semantics, and interoperability with programs nobody here wrote.
+import { test, describe, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LockFile } from '../lib/index'
+import {
+  Holder, flockCommandCanLock, holdWithFlockCommand, holdWithPython, isLinux, pythonCanLock, tempDir
+} from './helpers'
+
+const dir = tempDir()
+let counter = 0
+const newPath = (): string => join(dir, `file-${++counter}.lock`)
+
+const unixBackends = ['flock', 'ofd', 'posix'] as const
+
+describe('LockFile across processes', { skip: !isLinux }, () => {
+  let holder: Holder
+  test('start holder', async () => { holder = await Holder.start() })
+  after(async () => { await holder?.kill() })
+
+  for (const backend of unixBackends) {
+    test(`${backend}: an exclusive holder excludes exclusive and shared`, async () => {
+      const path = newPath()
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'exclusive' })).event, 'acquired')
+      using file = LockFile.open(path, { backend })
+      assert.equal(file.tryLock({ mode: 'exclusive' }), false)
+      assert.equal(file.tryLock({ mode: 'shared' }), false)
+      await holder.send({ cmd: 'unlock' })
+      assert.equal(file.tryLock({ mode: 'exclusive' }), true)
+      // and the other way round
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'shared' })).event, 'busy')
+      await holder.send({ cmd: 'unlock' })
+    })
+
+    test(`${backend}: shared holders coexist, exclusive waits for them`, async () => {
+      const path = newPath()
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'shared' })).event, 'acquired')
+      using file = LockFile.open(path, { backend })
+      assert.equal(file.tryLock({ mode: 'shared' }), true)
+      file.unlock()
+      assert.equal(file.tryLock({ mode: 'exclusive' }), false)
+      const waited = file.lock({ mode: 'exclusive' })
+      await holder.send({ cmd: 'unlock' })
+      await waited
+      assert.equal(file.heldMode(), 'exclusive')
+    })
+  }
+
+  test('a SIGKILLed holder: the waiter gets the lock at once', async () => {
+    const path = newPath()
+    const victim = await Holder.start()
+    assert.equal((await victim.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
+    using file = LockFile.open(path)
+    const waited = file.lock()
+    const killedAt = performance.now()
+    await victim.kill('SIGKILL')
+    await waited
+    // Kernel release on process death: no stale-lock timeout to sit out.
+    assert.ok(performance.now() - killedAt < 2000)
+  })
+})
+
+describe('descriptor semantics within one process', { skip: !isLinux }, () => {
+  for (const backend of ['flock', 'ofd'] as const) {
+    test(`${backend}: two handles on one file exclude each other`, () => {
+      const path = newPath()
+      using a = LockFile.open(path, { backend })
+      using b = LockFile.open(path, { backend })
+      assert.equal(a.tryLock(), true)
+      assert.equal(b.tryLock(), false)
+      assert.equal(b.tryLock({ mode: 'shared' }), false)
+      a.unlock()
+      assert.equal(b.tryLock(), true)
+    })
+
+    test(`${backend}: closing an unrelated descriptor of the file keeps the lock`, async () => {
+      const path = newPath()
+      using file = LockFile.open(path, { backend })
+      assert.equal(file.tryLock(), true)
+      readFileSync(path) // opens and closes another descriptor of the same file
+      const other = await Holder.start()
+      try {
+        assert.equal((await other.send({ cmd: 'lockfile', path, backend, mode: 'exclusive' })).event, 'busy')
+      } finally {
+        await other.kill()
+      }
+    })
+  }
+
+  test('posix: process-wide, as documented: two handles do not exclude, and any close drops the lock', async () => {
+    const path = newPath()
+    using a = LockFile.open(path, { backend: 'posix' })
+    using b = LockFile.open(path, { backend: 'posix' })
+    assert.equal(a.tryLock(), true)
+    assert.equal(b.tryLock(), true) // the same process never conflicts with itself
+    assert.equal(pythonCanLock(path, 'lockf'), false)
+    readFileSync(path) // closing any descriptor of the file drops all the process's locks on it
+    assert.equal(pythonCanLock(path, 'lockf'), true)
+  })
+})
+
+describe('interoperability with other programs', { skip: !isLinux }, () => {
+  test('flock backend excludes util-linux flock(1)', () => {
+    const path = newPath()
+    using file = LockFile.open(path, { backend: 'flock' })
+    file.tryLock({ mode: 'shared' })
+    assert.equal(flockCommandCanLock(path), false)
+    assert.equal(flockCommandCanLock(path, true), true)
+    file.unlock()
+    file.tryLock({ mode: 'exclusive' })
+    assert.equal(flockCommandCanLock(path, true), false)
+    file.unlock()
+    assert.equal(flockCommandCanLock(path), true)
+  })
+
+  test('util-linux flock(1) excludes the flock backend (and auto)', async () => {
+    const path = newPath()
+    const external = await holdWithFlockCommand(path)
+    try {
+      using file = LockFile.open(path)
+      assert.equal(file.tryLock({ mode: 'shared' }), false)
+      const waited = file.lock()
+      await external.kill()
+      await waited
+    } finally {
+      await external.kill()
+    }
+  })
+
+  test('posix backend and Python fcntl.lockf exclude each other', async () => {
+    const path = newPath()
+    {
+      using file = LockFile.open(path, { backend: 'posix' })
+      file.tryLock({ range: { start: 10, length: 5 } })
+      assert.equal(pythonCanLock(path, 'lockf', false, 12, 1), false)
+      assert.equal(pythonCanLock(path, 'lockf', false, 15, 1), true)
+    }
+    const external = await holdWithPython(path, 'lockf', true)
+    try {
+      using file = LockFile.open(path, { backend: 'posix' })
+      assert.equal(file.tryLock({ mode: 'exclusive' }), false)
+      assert.equal(file.tryLock({ mode: 'shared' }), true)
+    } finally {
+      await external.kill()
+    }
+  })
+
+  test('ofd backend and Python OFD fcntl calls exclude each other; OFD also meets classic POSIX locks', async () => {
+    const path = newPath()
+    {
+      using file = LockFile.open(path, { backend: 'ofd' })
+      file.tryLock({ range: { start: 0, length: 100 } })
+      assert.equal(pythonCanLock(path, 'ofd', false, 50, 1), false)
+      assert.equal(pythonCanLock(path, 'ofd', false, 100, 1), true)
+      assert.equal(pythonCanLock(path, 'lockf', false, 50, 1), false)
+    }
+    const external = await holdWithPython(path, 'ofd', false, 4, 4)
+    try {
+      using file = LockFile.open(path, { backend: 'ofd' })
+      assert.equal(file.tryLock({ mode: 'shared', range: { start: 7, length: 1 } }), false)
+      assert.equal(file.tryLock({ range: { start: 8, length: 0 } }), true)
+    } finally {
+      await external.kill()
+    }
+  })
+
+  test('auto picks flock for whole files and OFD for byte ranges', async () => {
+    const path = newPath()
+    using file = LockFile.open(path)
+    file.tryLock()
+    assert.equal(flockCommandCanLock(path), false)
+    assert.equal(pythonCanLock(path, 'ofd'), true)
+    file.unlock()
+    file.tryLock({ range: { start: 0, length: 1 } })
+    assert.equal(flockCommandCanLock(path), true)
+    assert.equal(pythonCanLock(path, 'ofd', false, 0, 1), false)
+  })
+})

@@ -1,0 +1,128 @@
+// Asynchronous waits: native threads instead of the libuv pool, cancellation by
+// timeout and AbortSignal, and what is left behind afterwards (nothing).
+import { test, describe, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { pbkdf2 } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { LockFile, LockTimeoutError } from '../lib/index'
+import { Holder, flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, threadCount } from './helpers'
+
+const dir = tempDir()
+let counter = 0
+const newPath = (): string => join(dir, `wait-${++counter}.lock`)
+
+/** Lets finished waiter threads be joined and counted out. */
+async function settle (): Promise<void> {
+  await sleep(20)
+}
+
+describe('waiting without the thread pool', { skip: !isLinux }, () => {
+  let holder: Holder
+  test('start holder', async () => { holder = await Holder.start() })
+  after(async () => { await holder?.kill() })
+
+  test('64 blocked waiters leave fs and crypto working, then all acquire in turn', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
+    const files = Array.from({ length: 64 }, () => LockFile.open(path))
+    const order: number[] = []
+    const waits = files.map(async (file, i) => {
+      await file.lock()
+      order.push(i)
+      await sleep(1)
+      file.unlock()
+    })
+    await sleep(50)
+    // With the libuv pool (4 threads) taken by waiters these would never finish.
+    const started = performance.now()
+    await readFile(__filename)
+    await promisify(pbkdf2)('secret', 'salt', 1000, 32, 'sha256')
+    assert.ok(performance.now() - started < 2000, 'fs and crypto must not queue behind lock waiters')
+    await holder.send({ cmd: 'unlock' })
+    await Promise.all(waits)
+    assert.equal(new Set(order).size, 64)
+    for (const file of files) file.close()
+  })
+
+  test('abort while waiting: rejects with the reason, nothing held, no thread or descriptor left', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
+    const threadsBefore = threadCount()
+    const fdsBefore = openFdCount()
+    const file = LockFile.open(path)
+    const controller = new AbortController()
+    const waited = file.lock({ signal: controller.signal })
+    await sleep(20)
+    assert.equal(threadCount(), threadsBefore + 1, 'one native waiter thread')
+    const reason = new Error('stop')
+    const abortedAt = performance.now()
+    controller.abort(reason)
+    await assert.rejects(waited, (error) => error === reason)
+    assert.ok(performance.now() - abortedAt < 100)
+    file.close()
+    await holder.send({ cmd: 'unlock' })
+    assert.equal(flockCommandCanLock(path), true)
+    await settle()
+    assert.equal(threadCount(), threadsBefore)
+    assert.equal(openFdCount(), fdsBefore)
+  })
+
+  test('timeout: LockTimeoutError with code ETIMEDOUT, thread joined', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'ofd', mode: 'shared' })).event, 'acquired')
+    const threadsBefore = threadCount()
+    using file = LockFile.open(path, { backend: 'ofd' })
+    await assert.rejects(file.lock({ timeout: 30 }), (error: LockTimeoutError) => {
+      return error instanceof LockTimeoutError && error.code === 'ETIMEDOUT' && error.path === path
+    })
+    assert.equal(file.heldMode(), undefined)
+    await settle()
+    assert.equal(threadCount(), threadsBefore)
+    await holder.send({ cmd: 'unlock' })
+  })
+
+  test('abort racing a grant: either we hold the lock or nobody does', async () => {
+    const path = newPath()
+    let granted = 0
+    let cancelled = 0
+    for (let round = 0; round < 40; round++) {
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
+      const file = LockFile.open(path)
+      const controller = new AbortController()
+      const waited = file.lock({ signal: controller.signal }).then(() => true, () => false)
+      await sleep(2)
+      holder.post({ cmd: 'unlock' }) // release in the other process...
+      await sleep(round % 4) // ...while we abort at about the same moment
+      controller.abort()
+      const got = await waited
+      await holder.next()
+      if (got) granted++
+      else cancelled++
+      assert.equal(flockCommandCanLock(path), !got, `round ${round}: lock state must match the outcome`)
+      file.close()
+    }
+    assert.equal(granted + cancelled, 40)
+  })
+
+  test('synchronous wait with a timeout', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'posix', mode: 'exclusive' })).event, 'acquired')
+    const threadsBefore = threadCount()
+    using file = LockFile.open(path, { backend: 'posix' })
+    assert.throws(() => file.lockSync({ timeout: 20 }), { code: 'ETIMEDOUT' })
+    assert.equal(threadCount(), threadsBefore)
+    await holder.send({ cmd: 'unlock' })
+    file.lockSync({ timeout: 1000 })
+    assert.equal(file.heldMode(), 'exclusive')
+  })
+
+  test('an uncontended acquire starts no thread', async () => {
+    const path = newPath()
+    const threadsBefore = threadCount()
+    using file = LockFile.open(path)
+    await file.lock()
+    assert.equal(threadCount(), threadsBefore)
+  })
+})
