@@ -73,3 +73,48 @@ function describe (value: unknown): string {
   if (typeof value === 'function') return `function ${value.name}`
   return `type ${typeof value} (${String(value)})`
 }
+
+/** A lock name template missed a field, or a field formatted to no usable text. */
+export class TemplateFieldError extends LockError {
+  /** The field as written in the template, e.g. 'volume.id'. */
+  readonly field: string
+  readonly template: string
+
+  constructor (template: string, field: string, reason: string) {
+    super('ERR_LOCK_NAME_FIELD', `Lock name template '${template}': field '{${field}}' ${reason}`)
+    this.field = field
+    this.template = template
+  }
+}
+
+/** A non-blocking acquire of a named lock found it held (oslo's AcquireLockFailedException). */
+export class AcquireLockFailedError extends LockBusyError {
+  readonly lockName: string
+
+  constructor (lockName: string, path?: string) {
+    super(path ?? lockName)
+    this.message = `Failed to acquire lock '${lockName}': it is held elsewhere${path === undefined ? '' : ` (${path})`}`
+    this.lockName = lockName
+    if (path === undefined) delete (this as { path?: string }).path
+  }
+}
+
+/**
+ * A synchronous function needs a lock that this thread's own asynchronous code
+ * holds or awaits: waiting here would stop that code from ever releasing it.
+ */
+export class WouldDeadlockError extends LockError {
+  readonly lockName: string
+
+  constructor (lockName: string, path?: string) {
+    super('EDEADLK', `Lock '${lockName}' is held or awaited by other code on this thread; a synchronous function cannot wait for it (the holder could never run). Make the function async, or pass blocking: false to fail fast`, path)
+    this.lockName = lockName
+  }
+}
+
+/** The lock directory is not safe to use: owned by another user, or writable by others. */
+export class UnsafeLockPathError extends LockError {
+  constructor (path: string, reason: string) {
+    super('ERR_LOCK_PATH_UNSAFE', `Refusing lock directory ${path}: ${reason}`, path)
+  }
+}

@@ -8,3 +8,6 @@ export { LockError, LockBusyError, LockTimeoutError, LockSystemError } from './e
 export type { Logger } from './log'
 export type { Backend, ByteRange, LockMode } from './validate'
 export { backends } from './platform'
+export { TemplateFieldError, AcquireLockFailedError, WouldDeadlockError, UnsafeLockPathError } from './errors'
+export { formatName, nameFromCall, namesFromCall, compileTemplate, parameterNames, validateNameSpec, NameTemplate } from './template'
+export type { KeyFunction, LockNameSpec, TemplateField, FieldStep, ParameterInfo } from './template'
