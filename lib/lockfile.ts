@@ -47,6 +47,9 @@ export class LockFile implements Disposable {
   #closed = false
   /** What this descriptor holds: range key -> mode. */
   readonly #held = new Map<string, LockMode>()
+  /** Whole-file requests, built once: the fast path allocates nothing. */
+  readonly #wholeExclusive: Request
+  readonly #wholeShared: Request
 
   /** Opens (creating if missing, never truncating, close-on-exec) a file to lock. */
   static open (path: string | URL, options?: LockFileOptions): LockFile {
@@ -68,6 +71,10 @@ export class LockFile implements Disposable {
     this.path = path
     this.backend = backend
     this.#handle = handle
+    const whole = resolveBackend(backend, undefined)
+    const base = { backend: whole, id: BACKEND_IDS[whole], start: undefined, length: undefined, key: WHOLE_FILE }
+    this.#wholeExclusive = { ...base, exclusive: true }
+    this.#wholeShared = { ...base, exclusive: false }
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
@@ -195,17 +202,12 @@ export class LockFile implements Disposable {
   }
 
   #request (options: LockRequestOptions | undefined): Request {
-    if (options === undefined) return this.#wholeFile(true)
+    if (options === undefined) return this.#wholeExclusive
     const opts = validateObject<LockRequestOptions>(options, 'options')
     const exclusive = validateMode(opts.mode, 'options.mode') === 'exclusive'
     const range = validateRange(opts.range, 'options.range')
-    if (range === undefined) return this.#wholeFile(exclusive)
+    if (range === undefined) return exclusive ? this.#wholeExclusive : this.#wholeShared
     const backend = resolveBackend(this.backend, range)
     return { backend, id: BACKEND_IDS[backend], exclusive, start: range.start, length: range.length, key: `${range.start}+${range.length}` }
-  }
-
-  #wholeFile (exclusive: boolean): Request {
-    const backend = resolveBackend(this.backend, undefined)
-    return { backend, id: BACKEND_IDS[backend], exclusive, start: undefined, length: undefined, key: WHOLE_FILE }
   }
 }
