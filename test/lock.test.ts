@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 // Lock and withLock: the public API across real processes and within one.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'

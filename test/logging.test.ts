@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 // DEBUG logging: off by default, on with each environment switch, and through
 // a logger option.
 import { test, describe } from 'node:test'

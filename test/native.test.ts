@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 // The addon itself: the committed prebuild matches the sources, it loads in
 // worker threads and cleans up after them, bad input is refused with a code and
 // leaks nothing, and long runs stay flat.

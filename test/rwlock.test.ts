@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 // ReaderWriterLock: readers share, writers exclude, and a writer is not starved
 // by a stream of overlapping readers from several processes.
 import { test, describe } from 'node:test'
