@@ -1,0 +1,169 @@
+// Where named locks live: the lock directory (explicit option, setDefaults,
+// LOCKSMITH_LOCK_PATH, then a private per-user default) and the file name a
+// lock name maps to (no escaping the directory, distinct names stay distinct).
+import { createHash } from 'node:crypto'
+import { chmodSync, lstatSync, mkdirSync, statSync } from 'node:fs'
+import { tmpdir, userInfo } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import { invalidArgType, invalidArgValue, UnsafeLockPathError } from './errors'
+
+export const LOCK_PATH_ENV = 'LOCKSMITH_LOCK_PATH'
+
+let configuredLockPath: string | undefined
+
+/** Sets (or with undefined, clears) the lock directory used when a call names none. */
+export function setDefaultLockPath (lockPath: string | undefined): void {
+  configuredLockPath = lockPath === undefined ? undefined : checkDir(lockPath, 'lockPath')
+}
+
+/**
+ * The lock directory a call would use: `explicit`, else setDefaults(), else
+ * $LOCKSMITH_LOCK_PATH, else the per-user default. Creates nothing.
+ */
+export function effectiveLockPath (explicit?: string): string {
+  if (explicit !== undefined) return resolve(checkDir(explicit, 'options.lockPath'))
+  if (configuredLockPath !== undefined) return resolve(configuredLockPath)
+  const env = process.env[LOCK_PATH_ENV]
+  if (env !== undefined && env !== '') return resolve(env)
+  return defaultLockPath()
+}
+
+/**
+ * The per-user default: `$XDG_RUNTIME_DIR/locksmith` when XDG_RUNTIME_DIR names
+ * an existing directory (it is private to the user by specification), else
+ * `<os.tmpdir()>/locksmith-<uid>` (`locksmith-<user name>` on Windows).
+ */
+export function defaultLockPath (): string {
+  const runtime = process.env.XDG_RUNTIME_DIR
+  if (runtime !== undefined && runtime !== '' && isDirectory(runtime)) return join(resolve(runtime), 'locksmith')
+  const uid = process.getuid?.()
+  const owner = uid === undefined ? safeUserName() : String(uid)
+  return join(tmpdir(), `locksmith-${owner}`)
+}
+
+/**
+ * Makes sure the lock directory exists and returns it. Missing directories are
+ * created with mode 0700. The default directory (in a shared temp directory)
+ * is also checked: it must be a real directory owned by this user and not
+ * writable by group or others, or UnsafeLockPathError (ERR_LOCK_PATH_UNSAFE)
+ * is thrown, since whoever controls it controls every lock file in it.
+ */
+export function ensureLockPath (explicit?: string): string {
+  const dir = effectiveLockPath(explicit)
+  const isDefault = explicit === undefined && configuredLockPath === undefined &&
+    (process.env[LOCK_PATH_ENV] ?? '') === ''
+  if (!isDefault) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    return dir
+  }
+  try {
+    mkdirSync(dir, { mode: 0o700 })
+    chmodSync(dir, 0o700) // a umask may have taken bits off; never leave it wider either
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  checkPrivate(dir)
+  return dir
+}
+
+/** Refuses a directory another user could tamper with (POSIX; Windows temp dirs are per-user). */
+export function checkPrivate (dir: string): void {
+  const stats = lstatSync(dir)
+  if (stats.isSymbolicLink()) throw new UnsafeLockPathError(dir, 'it is a symbolic link')
+  if (!stats.isDirectory()) throw new UnsafeLockPathError(dir, 'it is not a directory')
+  const uid = process.getuid?.()
+  if (uid === undefined) return
+  if (stats.uid !== uid) throw new UnsafeLockPathError(dir, `it belongs to uid ${stats.uid}, not to this user (uid ${uid})`)
+  if ((stats.mode & 0o022) !== 0) {
+    throw new UnsafeLockPathError(dir, `it is writable by ${(stats.mode & 0o002) !== 0 ? 'everyone' : 'its group'} (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); chmod 700 it or choose another lock path`)
+  }
+}
+
+/** The longest file name (in UTF-8 bytes) used before hashing; NAME_MAX is 255 nearly everywhere. */
+export const MAX_FILE_NAME_BYTES = 200
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i
+
+/**
+ * The file name of a lock name, with oslo's prefix rule: 'nova' and 'nova-'
+ * both give 'nova-<name>'. Names made of letters, digits, '.', '_' and '-'
+ * map to themselves (so a lock directory can be shared with oslo.concurrency
+ * services). Anything else that could escape the directory or confuse a file
+ * system ('/', '\', '%', control characters, Windows-reserved characters, a
+ * whole name of '.' or '..') is %-encoded, which keeps distinct names distinct.
+ * Names longer than MAX_FILE_NAME_BYTES keep their start, followed by '%%'
+ * (which encoding never produces) and a hash of the whole name.
+ */
+export function lockFileName (name: string, prefix?: string, suffix = ''): string {
+  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name)
+  if (name.length === 0) throw invalidArgValue('name', name, 'must be a non-empty string')
+  const full = normalizePrefix(prefix) + name
+  let encoded = full.replace(/[\x00-\x1f\x7f%/\\<>:"|?*]/g, percent)
+  if (encoded === '.' || encoded === '..') encoded = encoded.replace(/\./g, '%2E')
+  if (process.platform === 'win32') {
+    encoded = encoded.replace(WINDOWS_RESERVED, (match) => percent(match[0] as string) + match.slice(1))
+      .replace(/[. ]$/, percent) // Windows drops trailing dots and spaces
+  }
+  const room = MAX_FILE_NAME_BYTES - Buffer.byteLength(suffix)
+  if (Buffer.byteLength(encoded) <= room) return encoded + suffix
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 32)
+  return truncateUtf8(encoded, room - 34).replace(/%[0-9A-F]?$/, '') + '%%' + hash + suffix
+}
+
+/** The lock file of a name: always directly inside the lock directory. */
+export function lockFilePath (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string }): string {
+  const dir = ensureLockPath(options?.lockPath)
+  const file = join(dir, lockFileName(name, options?.prefix, options?.suffix))
+  if (dirname(file) !== dir || basename(file) === '..') throw invalidArgValue('name', name, 'maps outside the lock directory') // unreachable by construction
+  return file
+}
+
+/** Where a lock file would be, without creating the directory. */
+export function lockFilePathOf (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string }): string {
+  return join(effectiveLockPath(options?.lockPath), lockFileName(name, options?.prefix, options?.suffix))
+}
+
+/** oslo's rule: a non-empty prefix gets a '-' unless it already ends with one. */
+export function normalizePrefix (prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '') return ''
+  if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
+  return prefix.endsWith('-') ? prefix : prefix + '-'
+}
+
+function percent (char: string): string {
+  return '%' + char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')
+}
+
+function truncateUtf8 (text: string, bytes: number): string {
+  let out = ''
+  let used = 0
+  for (const char of text) {
+    const size = Buffer.byteLength(char)
+    if (used + size > bytes) break
+    out += char
+    used += size
+  }
+  return out
+}
+
+function checkDir (dir: unknown, name: string): string {
+  if (typeof dir !== 'string') throw invalidArgType(name, 'of type string', dir)
+  if (dir.length === 0 || dir.includes('\0')) throw invalidArgValue(name, dir, 'must be a non-empty string without null bytes')
+  return dir
+}
+
+function isDirectory (path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function safeUserName (): string {
+  try {
+    return userInfo().username.replace(/[^\w.-]/g, '_') || 'user'
+  } catch {
+    return 'user'
+  }
+}

@@ -1,0 +1,458 @@
+// Named locks in the manner of oslo.concurrency's lockutils: a lock is a name.
+// The in-process lock of that name comes first (it excludes this thread's
+// async tasks, and is all there is unless `external`), then the file lock in
+// the lock directory (it excludes other processes and worker threads).
+import { existsSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { types } from 'node:util'
+import {
+  AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, TemplateFieldError, WouldDeadlockError
+} from './errors'
+import { Lock, type AcquireOptions, type Blocking, type LockOptions } from './lock'
+import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
+import { defaultLogger, type Logger } from './log'
+import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
+import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
+import { compileTemplate, namesFromCall, parameterNames, validateNameSpec, type LockNameSpec } from './template'
+import { validateBackend, validateObject, validateSignal, validateTimeout, type Backend } from './validate'
+
+export interface NamedLockOptions extends AcquireOptions {
+  /** Also take the file lock, excluding other processes and worker threads (default false). */
+  external?: boolean
+  /** Prepended to the lock file's name; 'nova' and 'nova-' both give 'nova-<name>'. */
+  lockFilePrefix?: string
+  /** The lock directory (default: setDefaults(), then $LOCKSMITH_LOCK_PATH, then a private per-user one). */
+  lockPath?: string
+  /** The container of in-process locks to use (default: the process-wide one). */
+  semaphores?: Semaphores
+  /** Strict FIFO among this thread's waiters for the in-process lock. */
+  fair?: boolean
+  /** File lock backend (default 'auto': flock). 'posix' shares locks with oslo.concurrency (fcntl.lockf). */
+  backend?: Backend
+  /** Anything with `debug(message)`; default: the NODE_DEBUG/DEBUG/LOG_LEVEL switches. */
+  logger?: Logger
+}
+
+/** Locks taken by lock()/lockSync()/synchronized: release() or `using` gives them all back. */
+export interface NamedLockHandle extends HeldLock {
+  /** The names held, sorted. */
+  readonly names: readonly string[]
+  /** Their lock files (empty unless external). */
+  readonly paths: readonly string[]
+}
+
+interface Settings {
+  external: boolean
+  prefix: string | undefined
+  lockPath: string | undefined
+  container: Semaphores
+  blocking: Blocking
+  signal: AbortSignal | undefined
+  backend: Backend
+  logger: Logger | undefined
+}
+
+const OPTION_NAMES = ['external', 'lockFilePrefix', 'lockPath', 'semaphores', 'fair', 'blocking', 'signal', 'backend', 'logger']
+const OSLO_NAMES: Record<string, string> = {
+  lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath', prefix: 'lockFilePrefix', do_log: 'logger'
+}
+
+/**
+ * Waits here are driven by events (the in-process queue) and by the kernel (a
+ * native thread blocked in the lock call), never by polling: there is no
+ * interval to tune, so `delay` is refused rather than silently ignored.
+ */
+function refuseDelay (value: unknown): never {
+  throw invalidArgValue('options.delay', value,
+    'is not supported: locksmith never polls. In-process waiters are woken by the release itself and file locks are waited for in the kernel on a native thread, so there is no retry interval to set. Remove it; use `blocking: <ms>` to bound the wait')
+}
+
+function settingsOf (options: unknown): Settings {
+  const opts = validateObject<NamedLockOptions & { delay?: unknown }>(options, 'options')
+  for (const key of Object.keys(opts)) {
+    if (key === 'delay') refuseDelay(opts.delay)
+    if (!OPTION_NAMES.includes(key)) {
+      const hint = OSLO_NAMES[key] ?? OPTION_NAMES.find((known) => known.toLowerCase() === key.replace(/_/g, '').toLowerCase())
+      throw invalidArgValue(`options.${key}`, (opts as Record<string, unknown>)[key], `is not an option${hint === undefined ? '' : ` (did you mean '${hint}'?)`}`)
+    }
+  }
+  if (opts.external !== undefined && typeof opts.external !== 'boolean') throw invalidArgType('options.external', 'of type boolean', opts.external)
+  if (opts.fair !== undefined && typeof opts.fair !== 'boolean') throw invalidArgType('options.fair', 'of type boolean', opts.fair)
+  if (opts.lockFilePrefix !== undefined && typeof opts.lockFilePrefix !== 'string') throw invalidArgType('options.lockFilePrefix', 'of type string', opts.lockFilePrefix)
+  if (opts.lockPath !== undefined && (typeof opts.lockPath !== 'string' || opts.lockPath === '')) throw invalidArgType('options.lockPath', 'a non-empty string', opts.lockPath)
+  if (opts.semaphores !== undefined && !(opts.semaphores instanceof Semaphores)) throw invalidArgType('options.semaphores', 'an instance of Semaphores or FairLocks', opts.semaphores)
+  if (opts.logger !== undefined && typeof opts.logger?.debug !== 'function') throw invalidArgType('options.logger', 'an object with a debug() method', opts.logger)
+  if (opts.fair === true && opts.semaphores !== undefined && !opts.semaphores.fair) {
+    throw invalidArgValue('options.fair', true, 'cannot be used with a Semaphores container of unfair locks (pass a FairLocks container, or leave one of them out)')
+  }
+  return {
+    external: opts.external ?? false,
+    prefix: opts.lockFilePrefix,
+    lockPath: opts.lockPath,
+    container: opts.semaphores ?? (opts.fair === true ? defaultFairLocks : defaultSemaphores),
+    blocking: validateBlocking(opts.blocking),
+    signal: validateSignal(opts.signal, 'options.signal'),
+    backend: validateBackend(opts.backend, 'options.backend'),
+    logger: opts.logger ?? defaultLogger
+  }
+}
+
+function validateBlocking (blocking: unknown): Blocking {
+  if (blocking === undefined) return true
+  if (typeof blocking === 'boolean') return blocking
+  if (typeof blocking === 'number') return validateTimeout(blocking, 'options.blocking') ?? true
+  throw invalidArgType('options.blocking', 'a boolean or a number of milliseconds', blocking)
+}
+
+function namesOf (name: unknown): string[] {
+  const list = typeof name === 'string' ? [name] : name
+  if (!Array.isArray(list) || list.length === 0 || list.some((n) => typeof n !== 'string' || n.length === 0)) {
+    throw invalidArgType('name', 'a non-empty string or a non-empty array of them', name)
+  }
+  return [...new Set(list as string[])].sort()
+}
+
+class NamedHeld implements NamedLockHandle {
+  readonly mode = 'exclusive' as const
+  readonly names: readonly string[]
+  readonly paths: readonly string[]
+  readonly #parts: Array<HeldLock | Lock>
+  readonly #logger: Logger | undefined
+  readonly #since = performance.now()
+  #acquired = true
+
+  constructor (names: string[], paths: string[], parts: Array<HeldLock | Lock>, logger: Logger | undefined) {
+    this.names = names
+    this.paths = paths
+    this.#parts = parts
+    this.#logger = logger
+  }
+
+  get acquired (): boolean { return this.#acquired }
+
+  release (): boolean {
+    if (!this.#acquired) return false
+    this.#acquired = false
+    for (const part of [...this.#parts].reverse()) part.release()
+    this.#logger?.debug(`Lock ${describe(this.names)} released by pid ${process.pid} :: held ${(performance.now() - this.#since).toFixed(1)} ms`)
+    return true
+  }
+
+  [Symbol.dispose] (): void { this.release() }
+  async [Symbol.asyncDispose] (): Promise<void> { this.release() }
+}
+
+function describe (names: readonly string[]): string {
+  return names.map((name) => `"${name}"`).join(', ')
+}
+
+function externalFor (name: string, settings: Settings): Lock {
+  return new Lock(lockFilePath(name, { prefix: settings.prefix, lockPath: settings.lockPath }), {
+    backend: settings.backend, logger: settings.logger, prefix: name, noFollow: true
+  })
+}
+
+/** Milliseconds left of a numeric `blocking`, or the flag itself. */
+function remaining (blocking: Blocking, deadline: number): Blocking {
+  return typeof blocking === 'number' ? Math.max(0, deadline - performance.now()) : blocking
+}
+
+async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
+  const started = performance.now()
+  const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
+  settings.logger?.debug(`Acquiring lock ${describe(names)} (pid ${process.pid})`)
+  const parts: Array<HeldLock | Lock> = []
+  const paths: string[] = []
+  try {
+    for (const name of names) {
+      parts.push(await settings.container.get(name).acquire({ blocking: remaining(settings.blocking, deadline), signal: settings.signal }))
+      if (!settings.external) continue
+      const file = externalFor(name, settings)
+      if (!await file.acquire({ blocking: remaining(settings.blocking, deadline), signal: settings.signal })) {
+        throw new AcquireLockFailedError(name, file.path)
+      }
+      parts.push(file)
+      paths.push(file.path)
+    }
+  } catch (error) {
+    for (const part of parts.reverse()) part.release()
+    if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
+      throw new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
+    }
+    throw error
+  }
+  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
+  return new NamedHeld(names, paths, parts, settings.logger)
+}
+
+function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle {
+  const started = performance.now()
+  const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
+  const parts: Array<HeldLock | Lock> = []
+  const paths: string[] = []
+  try {
+    for (const name of names) {
+      const internal = settings.container.get(name).tryAcquire()
+      if (internal === null) {
+        // The holder is this thread's own async code; it cannot run while we wait.
+        throw settings.blocking === false ? new AcquireLockFailedError(name) : new WouldDeadlockError(name)
+      }
+      parts.push(internal)
+      if (!settings.external) continue
+      const file = externalFor(name, settings)
+      let locked: boolean
+      try {
+        locked = file.acquireSync({ blocking: remaining(settings.blocking, deadline) })
+      } catch (error) {
+        if (error instanceof LockError && error.code === 'EDEADLK') throw new WouldDeadlockError(name, file.path)
+        throw error
+      }
+      if (!locked) throw new AcquireLockFailedError(name, file.path)
+      parts.push(file)
+      paths.push(file.path)
+    }
+  } catch (error) {
+    for (const part of parts.reverse()) part.release()
+    if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
+      throw new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
+    }
+    throw error
+  }
+  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
+  return new NamedHeld(names, paths, parts, settings.logger)
+}
+
+/**
+ * Takes the named lock: the in-process lock, then (with `external: true`) the
+ * file lock. Several names are taken in sorted order. Resolves to a handle for
+ * `await using`; with a callback, runs it holding the lock and resolves to its
+ * result. Non-blocking and busy: AcquireLockFailedError.
+ */
+export function lock (name: string | readonly string[], options?: NamedLockOptions): Promise<NamedLockHandle>
+export function lock<T> (name: string | readonly string[], fn: () => T | Promise<T>): Promise<T>
+export function lock<T> (name: string | readonly string[], options: NamedLockOptions | undefined, fn: () => T | Promise<T>): Promise<T>
+export async function lock<T> (
+  name: string | readonly string[], optionsOrFn?: NamedLockOptions | (() => T | Promise<T>), fn?: () => T | Promise<T>
+): Promise<NamedLockHandle | T> {
+  if (typeof optionsOrFn === 'function') {
+    fn = optionsOrFn
+    optionsOrFn = undefined
+  }
+  if (fn !== undefined && typeof fn !== 'function') throw invalidArgType('fn', 'a function', fn)
+  const names = namesOf(name)
+  const held = await acquireNamed(names, settingsOf(optionsOrFn))
+  if (fn === undefined) return held
+  try {
+    return await fn()
+  } finally {
+    held.release()
+  }
+}
+
+/**
+ * lock() for synchronous code. It takes the in-process lock only if it is free
+ * (this thread's own holder could never release it while we wait: that throws
+ * WouldDeadlockError, or AcquireLockFailedError with `blocking: false`), then
+ * waits for other processes' file locks by blocking this thread.
+ */
+export function lockSync (name: string | readonly string[], options?: Omit<NamedLockOptions, 'signal'>): NamedLockHandle {
+  const settings = settingsOf(options)
+  if (settings.signal !== undefined) throw invalidArgValue('options.signal', settings.signal, 'cannot stop a synchronous wait (use lock())')
+  return acquireNamedSync(namesOf(name), settings)
+}
+
+/** The in-process lock of a name (from `semaphores`, default the process-wide container). */
+export function internalLock (name: string, options?: { semaphores?: Semaphores }): InternalLock {
+  const container = validateObject<{ semaphores?: Semaphores }>(options, 'options').semaphores ?? defaultSemaphores
+  if (!(container instanceof Semaphores)) throw invalidArgType('options.semaphores', 'an instance of Semaphores or FairLocks', container)
+  return container.get(name)
+}
+
+/** The fair (strict FIFO) in-process lock of a name; the same lock as internalLock(name), taken fairly. */
+export function internalFairLock (name: string): InternalLock {
+  return defaultFairLocks.get(name)
+}
+
+export type ExternalLockOptions = Omit<LockOptions, 'prefix' | 'mode' | 'range'> & {
+  /** Lock file prefix; 'nova' and 'nova-' are the same. */
+  prefix?: string
+  lockPath?: string
+}
+
+/**
+ * The file lock of a name as a Lock (not yet acquired), in the lock directory.
+ * It excludes other processes, worker threads and other Lock objects of this
+ * file, but not internalLock(name): use lock(name, { external: true }) for both.
+ */
+export function externalLock (name: string, options?: ExternalLockOptions): Lock {
+  const opts = validateObject<ExternalLockOptions & { delay?: unknown }>(options, 'options')
+  if (opts.delay !== undefined) refuseDelay(opts.delay)
+  const { prefix, lockPath, ...rest } = opts
+  namesOf(name)
+  return new Lock(lockFilePath(name, { prefix, lockPath }), { noFollow: true, ...rest, prefix: name })
+}
+
+/**
+ * Deletes a name's lock file safely: it takes the lock, unlinks the file while
+ * holding it, and releases. A process waiting on the old file notices (the
+ * inode check) and retries on a new one, so there are never two holders.
+ * Waits for a current holder first (bounded by `blocking`/`signal`).
+ */
+export async function removeExternalLockFile (name: string, options?: { prefix?: string, lockPath?: string } & AcquireOptions): Promise<void> {
+  const { prefix, lockPath, ...acquire } = validateObject<{ prefix?: string, lockPath?: string } & AcquireOptions>(options, 'options')
+  namesOf(name)
+  const path = lockFilePathOf(name, { prefix, lockPath })
+  if (!existsSync(path)) return
+  const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
+  if (!await file.acquire(acquire)) throw new AcquireLockFailedError(name, path)
+  file.release()
+}
+
+/** removeExternalLockFile() for synchronous code (exit handlers): blocks this thread while the lock is held. */
+export function removeExternalLockFileSync (name: string, options?: { prefix?: string, lockPath?: string, blocking?: Blocking }): void {
+  const { prefix, lockPath, blocking } = validateObject<{ prefix?: string, lockPath?: string, blocking?: Blocking }>(options, 'options')
+  namesOf(name)
+  const path = lockFilePathOf(name, { prefix, lockPath })
+  if (!existsSync(path)) return
+  const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
+  if (!file.acquireSync({ blocking })) throw new AcquireLockFailedError(name, path)
+  file.release()
+}
+
+/** A ReaderWriterLock named like the other named locks (its own file, beside theirs). */
+export function rwLock (name: string, options?: ReaderWriterLockOptions & { prefix?: never, lockFilePrefix?: string, lockPath?: string }): ReaderWriterLock {
+  const { lockFilePrefix, lockPath, ...rest } = validateObject<ReaderWriterLockOptions & { lockFilePrefix?: string, lockPath?: string }>(options, 'options')
+  namesOf(name)
+  return new ReaderWriterLock(lockFilePath(name, { prefix: lockFilePrefix, lockPath, suffix: '%rw' }), { noFollow: true, ...rest, prefix: name })
+}
+
+/** Sets process-wide defaults; `lockPath: undefined` clears the setting. */
+export function setDefaults (defaults: { lockPath?: string | undefined }): void {
+  const opts = validateObject<{ lockPath?: string }>(defaults, 'defaults')
+  setDefaultLockPath(opts.lockPath)
+}
+
+/** The lock directory external locks use (given a lockPath option, or not). Creates nothing. */
+export function getLockPath (options?: { lockPath?: string }): string {
+  return effectiveLockPath(validateObject<{ lockPath?: string }>(options, 'options').lockPath)
+}
+
+/** A method decorator (standard or legacy) and a function wrapper in one. */
+export interface Synchronizer<A extends unknown[] = any[]> {
+  /** Standard (TC39) method decorator. */
+  <This, Args extends A, R> (method: (this: This, ...args: Args) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>): (this: This, ...args: Args) => R
+  /** Legacy (`experimentalDecorators`) method decorator. */
+  <F extends (...args: A) => unknown> (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>
+  /** Wraps a plain function. */
+  <F extends (...args: A) => unknown> (fn: F): F
+}
+
+/**
+ * Runs the decorated method or wrapped function holding the named lock (see
+ * lock()). The name may be a template ('{f_name}-{vol.id}', '{0.id}',
+ * '{this.host}'), several templates, or a key function of the arguments.
+ *
+ * `async` functions wait for the lock. Other functions run synchronously, so
+ * they can only take an in-process lock that is free (else WouldDeadlockError;
+ * with `blocking: false`, AcquireLockFailedError), then wait for other
+ * processes by blocking the thread (lockSync). If such a function returns a
+ * promise, the lock is kept until it settles.
+ */
+export function synchronized<A extends unknown[] = any[]> (name: LockNameSpec<A>, options?: NamedLockOptions): Synchronizer<A> {
+  const spec = validateNameSpec(name)
+  const settings = settingsOf(options)
+  const apply = (fn: unknown, displayName?: string): (...args: unknown[]) => unknown => {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'a function', fn)
+    return wrap(fn as (...args: unknown[]) => unknown, spec, settings, displayName)
+  }
+  return function synchronizer (target: unknown, context?: unknown, descriptor?: unknown): unknown {
+    if (descriptor !== undefined && typeof descriptor === 'object' && descriptor !== null && 'value' in descriptor) {
+      const legacy = descriptor as PropertyDescriptor
+      legacy.value = apply(legacy.value, String(context))
+      return legacy
+    }
+    if (context !== undefined && typeof context === 'object' && context !== null && 'kind' in context) {
+      const { kind, name: member } = context as ClassMethodDecoratorContext
+      if (kind !== 'method') throw invalidArgValue('decorator target', kind, 'must be a method (synchronized decorates methods)')
+      return apply(target, typeof member === 'symbol' ? member.description ?? '' : member)
+    }
+    return apply(target)
+  } as Synchronizer<A>
+}
+
+function wrap (fn: (...args: unknown[]) => unknown, spec: LockNameSpec, settings: Settings, displayName?: string): (...args: unknown[]) => unknown {
+  if (types.isGeneratorFunction(fn)) {
+    throw invalidArgValue('fn', fn, 'is a generator function: its lock would have to span the iteration, which a wrapper cannot see')
+  }
+  checkFields(spec, fn)
+  const nameOf = (thisArg: unknown, args: unknown[]): string[] => namesFromCall(spec, fn, thisArg, args, displayName ?? fn.name)
+  const wrapped = types.isAsyncFunction(fn)
+    ? async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const held = await acquireNamed(nameOf(this, args), settings)
+      try {
+        return await fn.apply(this, args)
+      } finally {
+        held.release()
+      }
+    }
+    : function (this: unknown, ...args: unknown[]): unknown {
+      const held = acquireNamedSync(nameOf(this, args), settings)
+      let result: unknown
+      try {
+        result = fn.apply(this, args)
+      } catch (error) {
+        held.release()
+        throw error
+      }
+      if (!isThenable(result)) {
+        held.release()
+        return result
+      }
+      return result.then((value) => { held.release(); return value }, (error: unknown) => { held.release(); throw error })
+    }
+  Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true })
+  return wrapped
+}
+
+/** Template fields that name parameters must name parameters of `fn`: fail at declaration, not at first call. */
+function checkFields (spec: LockNameSpec, fn: (...args: unknown[]) => unknown): void {
+  if (typeof spec === 'function') return
+  for (const template of typeof spec === 'string' ? [spec] : spec) {
+    for (const field of compileTemplate(template).fields) {
+      if (field.root === 'f_name' || field.root === 'this' || /^\d+$/.test(field.root)) continue
+      const params = parameterNames(fn)
+      if (params?.some((p) => p.name === field.root) === true) continue
+      const known = params === null ? 'its parameter names cannot be read' : `its parameters are ${params.map((p) => p.name ?? '<destructured>').join(', ') || 'none'}`
+      throw new TemplateFieldError(template, field.text, `names no parameter of ${fn.name === '' ? 'the function' : fn.name} (${known}); use a position like {0} or a key function`)
+    }
+  }
+}
+
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+type LockFn = typeof lock
+
+/** lock() with a lock file prefix built in (oslo's lock_with_prefix). */
+export function lockWithPrefix (prefix: string): LockFn {
+  if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
+  return function prefixedLock (name: string | readonly string[], optionsOrFn?: unknown, fn?: unknown): Promise<any> {
+    const options = typeof optionsOrFn === 'function' || optionsOrFn === undefined ? undefined : optionsOrFn
+    const callback = typeof optionsOrFn === 'function' ? optionsOrFn : fn
+    const merged = { ...validateObject<NamedLockOptions>(options, 'options'), lockFilePrefix: prefix }
+    return lock(name, merged, callback as () => unknown)
+  } as LockFn
+}
+
+/** synchronized() with a lock file prefix built in (oslo's synchronized_with_prefix). */
+export function synchronizedWithPrefix (prefix: string): typeof synchronized {
+  if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
+  return (name, options) => synchronized(name, { ...validateObject<NamedLockOptions>(options, 'options'), lockFilePrefix: prefix })
+}
+
+/** removeExternalLockFile() with a prefix built in (oslo's remove_external_lock_file_with_prefix). */
+export function removeExternalLockFileWithPrefix (prefix: string): (name: string, options?: { lockPath?: string } & AcquireOptions) => Promise<void> {
+  if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
+  return async (name, options) => await removeExternalLockFile(name, { ...validateObject<AcquireOptions>(options, 'options'), prefix })
+}
