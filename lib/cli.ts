@@ -1,0 +1,92 @@
+// The `locksmith` command: a flock(1)-compatible runner, `status` and `wrapper`.
+// The runner, which loads the native addon, is required only when needed, so
+// --help, --version, `status` and `wrapper` work even where the addon cannot load.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { getopt, UsageError } from './cli/getopt'
+import { EXIT } from './cli/exit-codes'
+import { RUN_HELP, STATUS_HELP, WRAPPER_HELP } from './cli/help'
+import { PROGRAM, reason, warn } from './cli/output'
+import { parseRunArgs } from './cli/run-args'
+import { collectStatus } from './cli/status'
+import { formatJson, formatTable } from './cli/status-format'
+import { wrapper as runWrapped } from './cli/wrapper'
+import type * as RunModule from './cli/run'
+
+function version (): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }
+    return pkg.version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function status (argv: readonly string[]): Promise<number> {
+  const { options, operands } = getopt(argv, [
+    { name: 'json', long: ['json'] },
+    { name: 'help', short: 'h', long: ['help'] }
+  ])
+  if (options.some((o) => o.name === 'help')) {
+    process.stdout.write(STATUS_HELP)
+    return EXIT.OK
+  }
+  const json = options.some((o) => o.name === 'json')
+  let result
+  try {
+    result = collectStatus({ files: [...operands] })
+  } catch (error) {
+    warn(`cannot read the lock table /proc/locks: ${reason(error)}${process.platform === 'linux' ? '' : ` (status needs Linux; this is ${process.platform})`}`)
+    return EXIT.UNAVAILABLE
+  }
+  for (const error of result.errors) warn(`${error.path}: ${reason(error)}`)
+  const width = process.stdout.isTTY ? process.stdout.columns : Infinity
+  process.stdout.write(json ? formatJson(result.locks) : result.locks.length > 0 ? formatTable(result.locks, width) : '')
+  if (result.errors.length > 0) return EXIT.NO_INPUT
+  return result.locks.length > 0 ? EXIT.OK : 1
+}
+
+async function wrapper (argv: readonly string[]): Promise<number> {
+  const { options, operands } = getopt(argv, [{ name: 'help', short: 'h', long: ['help'] }])
+  if (options.length > 0) {
+    process.stdout.write(WRAPPER_HELP)
+    return EXIT.OK
+  }
+  if (operands.length === 0) throw new UsageError('wrapper: no command given', true)
+  return await runWrapped([...operands])
+}
+
+/** Runs the command line (without node and script) and resolves to the exit code. */
+export async function main (argv: readonly string[]): Promise<number> {
+  try {
+    if (argv[0] === 'status') return await status(argv.slice(1))
+    if (argv[0] === 'wrapper') return await wrapper(argv.slice(1))
+    const request = parseRunArgs(argv)
+    if ('help' in request) {
+      process.stdout.write(RUN_HELP)
+      return EXIT.OK
+    }
+    if ('version' in request) {
+      process.stdout.write(`${PROGRAM} ${version()}\n`)
+      return EXIT.OK
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { run } = require('./cli/run') as typeof RunModule
+    return await run(request)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      warn(error.message)
+      if (error.hint) process.stderr.write(`Try '${PROGRAM} --help' for more information.\n`)
+      return EXIT.USAGE
+    }
+    warn(`internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    return EXIT.SOFTWARE
+  }
+}
+
+/** The executable's entry point. */
+export function runCli (argv: readonly string[] = process.argv.slice(2)): void {
+  main(argv).then((code) => process.exit(code), () => process.exit(EXIT.SOFTWARE))
+}
+
+if (require.main === module) runCli()

@@ -1,0 +1,40 @@
+// Descriptors locksmith's caller passed down (a shell's `9>file`, a jobserver
+// fifo) should reach the command, as they do through flock(1). Node marks
+// descriptors 0-15 close-on-exec at startup (libuv's uv_disable_stdio_inheritance),
+// so 3-15 are lost unless handed over explicitly. They are told apart from
+// Node's own descriptors by kind: Node keeps only anonymous inodes and pipes
+// whose both ends it holds; everything else in that range came from outside.
+import { readdirSync, readlinkSync } from 'node:fs'
+
+const LIBUV_CLOEXEC_LIMIT = 15
+
+/** Inherited descriptors 3-15 (Linux; elsewhere none are detectable). Call before opening anything. */
+export function inheritedDescriptors (): number[] {
+  if (process.platform !== 'linux') return []
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc/self/fd')
+  } catch {
+    return []
+  }
+  const targets = new Map<number, string>()
+  for (const entry of entries) {
+    const fd = Number(entry)
+    try {
+      targets.set(fd, readlinkSync(`/proc/self/fd/${entry}`))
+    } catch { /* the descriptor readdir itself used, now closed */ }
+  }
+  const pipeEnds = new Map<string, number>()
+  for (const target of targets.values()) {
+    if (target.startsWith('pipe:')) pipeEnds.set(target, (pipeEnds.get(target) ?? 0) + 1)
+  }
+  const found: number[] = []
+  for (const [fd, target] of targets) {
+    if (fd < 3 || fd > LIBUV_CLOEXEC_LIMIT) continue
+    if (target.startsWith('anon_inode:')) continue
+    if (target.startsWith('/proc/') && target.endsWith('/fd')) continue // the directory being listed
+    if (target.startsWith('pipe:') && (pipeEnds.get(target) ?? 0) > 1) continue
+    found.push(fd)
+  }
+  return found.sort((a, b) => a - b)
+}

@@ -1,0 +1,162 @@
+// The flock(1)-compatible command line: `locksmith [options] <file> <command> [args...]`
+// and `locksmith [options] <file> -c '<shell command>'`.
+import { getopt, UsageError, type OptionSpec } from './getopt'
+import type { Backend, ByteRange, LockMode } from '../validate'
+
+export interface RunOptions {
+  file: string
+  /** The program and its arguments (for -c: the shell, '-c' and the string). */
+  command: string[]
+  /** The -c string, when given (Windows runs it through the default shell). */
+  shellCommand: string | undefined
+  mode: LockMode
+  nonblock: boolean
+  /** Milliseconds; undefined waits as long as it takes. */
+  timeout: number | undefined
+  conflictExitCode: number
+  timeoutExitCode: number
+  close: boolean
+  noFork: boolean
+  verbose: boolean
+  backend: Backend
+  range: ByteRange | undefined
+  permissions: number | undefined
+}
+
+export type RunRequest = RunOptions | { help: true } | { version: true }
+
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  { name: 'shared', short: 's', long: ['shared'] },
+  { name: 'exclusive', short: 'x', long: ['exclusive'] },
+  { name: 'exclusive', short: 'e' },
+  { name: 'unlock', short: 'u', long: ['unlock'] },
+  { name: 'nonblock', short: 'n', long: ['nonblock', 'nonblocking', 'nb'] },
+  { name: 'timeout', short: 'w', long: ['timeout', 'wait'], argument: true },
+  { name: 'conflict-exit-code', short: 'E', long: ['conflict-exit-code'], argument: true },
+  { name: 'timeout-exit-code', long: ['timeout-exit-code'], argument: true },
+  { name: 'close', short: 'o', long: ['close'] },
+  { name: 'no-fork', short: 'F', long: ['no-fork'] },
+  { name: 'verbose', long: ['verbose'] },
+  { name: 'backend', long: ['backend'], argument: true },
+  { name: 'mode', long: ['mode'], argument: true },
+  { name: 'fcntl', long: ['fcntl'] },
+  { name: 'start', long: ['start'], argument: true },
+  { name: 'length', long: ['length'], argument: true },
+  { name: 'permissions', long: ['permissions'], argument: true },
+  { name: 'help', short: 'h', long: ['help'] },
+  { name: 'version', short: 'V', long: ['version'] }
+]
+
+const BACKENDS = ['auto', 'flock', 'ofd', 'posix', 'windows']
+/** setTimeout's limit; longer waits are done in several rounds. */
+const NUMBER = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+
+/** `-w` seconds (fractions allowed) to milliseconds. */
+export function parseSeconds (text: string, what: string): number {
+  const seconds = NUMBER.test(text) ? Number(text) : NaN
+  if (!Number.isFinite(seconds)) throw new UsageError(`invalid ${what} value: '${text}'`)
+  return seconds * 1000
+}
+
+function parseExitCode (text: string, flag: string): number {
+  if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`invalid exit code for ${flag}: '${text}'`)
+  const code = Number(text)
+  if (code < 0 || code > 255) throw new UsageError(`exit code out of range for ${flag} (expected 0 to 255): '${text}'`)
+  return code
+}
+
+function parseSize (text: string, what: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(value)) throw new UsageError(`invalid ${what}: '${text}'`)
+  return value
+}
+
+export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform = process.platform): RunRequest {
+  if (argv.length === 0) throw new UsageError('not enough arguments', true)
+  const { options, operands } = getopt(argv, RUN_OPTIONS)
+  let mode: LockMode = 'exclusive'
+  let nonblock = false
+  let timeout: number | undefined
+  let conflictExitCode: number | undefined
+  let timeoutExitCode: number | undefined
+  let close = false
+  let noFork = false
+  let verbose = false
+  let backend: Backend | undefined
+  let start: number | undefined
+  let length: number | undefined
+  let permissions: number | undefined
+  for (const { name, value, flag } of options) {
+    const text = value as string
+    switch (name) {
+      case 'help': return { help: true }
+      case 'version': return { version: true }
+      case 'shared': mode = 'shared'; break
+      case 'exclusive': mode = 'exclusive'; break
+      case 'mode':
+        if (text !== 'shared' && text !== 'exclusive') throw new UsageError(`invalid ${flag} value: '${text}' (expected 'exclusive' or 'shared')`)
+        mode = text
+        break
+      case 'unlock':
+        throw new UsageError(`${flag} only applies to an inherited descriptor (flock -u FD), which locksmith does not support; the lock is released when the command ends`)
+      case 'nonblock': nonblock = true; break
+      case 'timeout': timeout = parseSeconds(text, 'timeout'); break
+      case 'conflict-exit-code': conflictExitCode = parseExitCode(text, flag); break
+      case 'timeout-exit-code': timeoutExitCode = parseExitCode(text, flag); break
+      case 'close': close = true; break
+      case 'no-fork': noFork = true; break
+      case 'verbose': verbose = true; break
+      case 'backend':
+        if (!BACKENDS.includes(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected one of ${BACKENDS.join(', ')})`)
+        backend = text as Backend
+        break
+      case 'fcntl': backend = 'ofd'; break
+      case 'start': start = parseSize(text, 'start offset'); backend ??= 'ofd'; break
+      case 'length': length = parseSize(text, 'length of lock range'); backend ??= 'ofd'; break
+      case 'permissions':
+        if (!/^0?[0-7]{1,4}$/.test(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected octal like 644)`)
+        permissions = parseInt(text, 8)
+        break
+    }
+  }
+  if (noFork && close) throw new UsageError('the --no-fork and --close options are incompatible')
+  if (backend === 'flock' && (start !== undefined || length !== undefined)) {
+    throw new UsageError("--start and --length need a byte-range backend (ofd or posix), not 'flock'")
+  }
+  // -w 0 means -n, as in flock(1): a conflict, not a timeout.
+  if (timeout === 0) nonblock = true
+  const [file, ...rest] = operands
+  if (file === undefined) throw new UsageError('requires a file and a command to run', true)
+  if (rest.length === 0) {
+    if (/^\d+$/.test(file)) {
+      throw new UsageError(`'${file}' looks like a file descriptor: locking an inherited descriptor (flock [options] FD) is not supported; use 'locksmith [options] FILE COMMAND'`)
+    }
+    throw new UsageError(`no command given to run while holding ${file}`, true)
+  }
+  let command = rest
+  let shellCommand: string | undefined
+  if (rest[0] === '-c' || rest[0] === '--command') {
+    if (rest.length !== 2) throw new UsageError(`${rest[0]} requires exactly one command argument`)
+    shellCommand = rest[1] as string
+    const shell = platform === 'win32' ? (process.env.ComSpec ?? 'cmd.exe') : (process.env.SHELL === undefined || process.env.SHELL === '' ? '/bin/sh' : process.env.SHELL)
+    command = platform === 'win32' ? [shell, '/d', '/s', '/c', shellCommand] : [shell, '-c', shellCommand]
+  }
+  const range = start !== undefined || length !== undefined ? { start: start ?? 0, length: length ?? 0 } : undefined
+  const conflict = conflictExitCode ?? 1
+  return {
+    file,
+    command,
+    shellCommand,
+    mode,
+    nonblock,
+    timeout,
+    conflictExitCode: conflict,
+    timeoutExitCode: timeoutExitCode ?? conflict,
+    close,
+    noFork,
+    verbose,
+    backend: backend ?? (platform === 'win32' ? 'auto' : 'flock'),
+    range,
+    permissions
+  }
+}
