@@ -50,6 +50,7 @@ namespace {
 
 constexpr DWORD kShareAll = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
 constexpr DWORD kMaxSliceMs = 50;
+constexpr DWORD kDeletePendingMaxMs = 1000;
 
 // The whole-file sentinel byte: 2^62. Far beyond any file anyone writes, below
 // 2^63 so that no layer that treats offsets as signed (LARGE_INTEGER, the host
@@ -180,6 +181,21 @@ HANDLE Open(const std::wstring& path, DWORD access, DWORD disposition, DWORD fla
   return CreateFileW(path.c_str(), access, kShareAll, &security, disposition, flags, nullptr);
 }
 
+// Whether the CreateFileW that just failed with ERROR_ACCESS_DENIED met a file
+// that is being deleted (STATUS_DELETE_PENDING): deleted while other handles
+// are open, on a file system or Windows version without POSIX delete semantics,
+// the name stays until the last handle closes and cannot be opened meanwhile.
+bool OpenMetDeletePending() {
+  using GetStatus = LONG(WINAPI*)();
+  static const GetStatus get_status = [] {
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    FARPROC proc = ntdll == nullptr ? nullptr : GetProcAddress(ntdll, "RtlGetLastNtStatus");
+    return reinterpret_cast<GetStatus>(reinterpret_cast<void*>(proc));
+  }();
+  constexpr LONG kStatusDeletePending = static_cast<LONG>(0xC0000056L);
+  return get_status != nullptr && get_status() == kStatusDeletePending;
+}
+
 // The range LockFileEx/UnlockFileEx get. Length 0 ("to the end of the file and
 // beyond") becomes everything from start up to the last 64-bit offset; from 0
 // that is the classic 0xFFFFFFFF:0xFFFFFFFF whole-file range.
@@ -220,9 +236,19 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
   if ((options.permissions & 0200) == 0) flags = FILE_ATTRIBUTE_READONLY;
   if (options.no_follow) flags |= FILE_FLAG_OPEN_REPARSE_POINT;
 
-  // OPEN_ALWAYS: create if missing, never truncate.
-  HANDLE file = Open(wide, GENERIC_READ | GENERIC_WRITE, OPEN_ALWAYS, flags);
-  DWORD failure = file == INVALID_HANDLE_VALUE ? GetLastError() : ERROR_SUCCESS;
+  // OPEN_ALWAYS: create if missing, never truncate. A lock file being deleted
+  // by its last holder (removeOnRelease) goes away as soon as that holder
+  // closes it: wait for that, briefly, then open or create it anew.
+  HANDLE file;
+  DWORD failure;
+  for (DWORD delay = 1, waited = 0;;) {
+    file = Open(wide, GENERIC_READ | GENERIC_WRITE, OPEN_ALWAYS, flags);
+    failure = file == INVALID_HANDLE_VALUE ? GetLastError() : ERROR_SUCCESS;
+    if (failure != ERROR_ACCESS_DENIED || waited >= kDeletePendingMaxMs || !OpenMetDeletePending()) break;
+    Sleep(delay);
+    waited += delay;
+    delay = delay * 2 < kMaxSliceMs ? delay * 2 : kMaxSliceMs;
+  }
   if (file == INVALID_HANDLE_VALUE && failure == ERROR_ACCESS_DENIED) {
     DWORD attributes = PathAttributes(wide);
     if (attributes == INVALID_FILE_ATTRIBUTES || (attributes & FILE_ATTRIBUTE_DIRECTORY) == 0) {
@@ -292,7 +318,8 @@ int IsCurrentFile(file_t file, const char* path, bool* current) {
   if (named == INVALID_HANDLE_VALUE) {
     DWORD failure = GetLastError();
     if (failure == ERROR_FILE_NOT_FOUND || failure == ERROR_PATH_NOT_FOUND ||
-        failure == ERROR_DELETE_PENDING) {
+        failure == ERROR_DELETE_PENDING ||
+        (failure == ERROR_ACCESS_DENIED && OpenMetDeletePending())) {
       *current = false;
       return 0;
     }
