@@ -118,3 +118,26 @@ export class UnsafeLockPathError extends LockError {
     super('ERR_LOCK_PATH_UNSAFE', `Refusing lock directory ${path}: ${reason}`, path)
   }
 }
+
+/** A distributed lock stopped being this member's: lease expired, connection lost, or taken over. */
+export class LockLostError extends LockError {
+  readonly lockName: string
+
+  constructor (lockName: string, reason: string) {
+    super('ERR_LOCK_LOST', `Lock '${lockName}' was lost: ${reason}`)
+    this.lockName = lockName
+  }
+}
+
+/**
+ * A Coordinator cannot do what was asked: not started (ERR_COORDINATOR_NOT_STARTED),
+ * stopped (ERR_COORDINATOR_STOPPED), not connected (ERR_COORDINATOR_DISCONNECTED),
+ * client library missing (ERR_COORDINATOR_DRIVER_MISSING), connection failed
+ * (ERR_COORDINATOR_CONNECT, with the client's error as `cause`).
+ */
+export class CoordinationError extends LockError {
+  constructor (code: string, message: string, cause?: unknown) {
+    super(code, message)
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, configurable: true, writable: true })
+  }
+}

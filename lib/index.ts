@@ -19,3 +19,9 @@ export type { NamedLockOptions, NamedLockHandle, ExternalLockOptions, Synchroniz
 export { Semaphores, FairLocks } from './semaphores'
 export type { InternalLock } from './semaphores'
 export { lockFileName, defaultLockPath, LOCK_PATH_ENV } from './lockpath'
+export { Coordinator } from './coordination/index'
+export type {
+  BackendKind, CoordinatorConstructorOptions, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent,
+  ReconnectingEvent, SynchronizedDecorator as CoordinatedSynchronizedDecorator, SynchronizedOptions as CoordinatedSynchronizedOptions
+} from './coordination/index'
+export { LockLostError, CoordinationError } from './errors'

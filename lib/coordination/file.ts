@@ -1,0 +1,128 @@
+// file:// backend: each name is a locksmith file Lock in the directory of the
+// URL, so the kernel does the excluding and a crashed holder's lock goes with
+// its process. Nothing can expire, so nothing is renewed: `signal` aborts only
+// when the coordinator stops.
+//
+// Files: the lock file of a name is the one named locks use for it
+// (lockFileName), so both kinds of lock on one directory exclude each other.
+// Fencing tokens: a counter in `<lock file>%fence` (a name no lock name maps
+// to), read and rewritten (temporary file + rename) only while the lock is
+// held; the lock file itself is never written. Like the servers' tokens it
+// never goes below the clock in microseconds, so a lost or restored counter
+// file cannot make tokens repeat as long as the clock moves forward.
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Lock, type AcquireOptions } from '../lock'
+import { lockFileName } from '../lockpath'
+import { acquireSettings } from './options'
+import { WaitScope } from './scope'
+import { kShutdown, type ManagedLock, type Session } from './session'
+
+/** Next token for a name; call only while holding its lock. */
+export function nextFileToken (fencePath: string): number {
+  let previous = 0
+  try {
+    const stored = Number(readFileSync(fencePath, 'utf8').trim())
+    if (Number.isSafeInteger(stored) && stored > 0) previous = stored
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  const token = Math.max(previous + 1, Date.now() * 1000)
+  // Only the holder writes, so one temporary name suffices; 'wx' refuses a planted symlink.
+  const temporary = `${fencePath}.tmp`
+  try { unlinkSync(temporary) } catch { /* none left over */ }
+  writeFileSync(temporary, `${token}\n`, { flag: 'wx', mode: 0o644 })
+  renameSync(temporary, fencePath)
+  return token
+}
+
+export class FileLock implements ManagedLock {
+  readonly name: string
+  readonly fullName: string
+  /** The lock file. */
+  readonly path: string
+  readonly fencePath: string
+  readonly #session: Session
+  readonly #lock: Lock
+  #token: number | undefined
+  #controller = new AbortController()
+
+  constructor (session: Session, dir: string, name: string, fullName: string) {
+    this.#session = session
+    this.name = name
+    this.fullName = fullName
+    this.path = join(dir, lockFileName(fullName))
+    this.fencePath = join(dir, lockFileName(fullName, undefined, '%fence'))
+    this.#lock = new Lock(this.path, { prefix: session.settings.memberId })
+  }
+
+  get acquired (): boolean { return this.#lock.acquired }
+  get fencingToken (): number | undefined { return this.#lock.acquired ? this.#token : undefined }
+  get signal (): AbortSignal { return this.#controller.signal }
+
+  async acquire (options?: AcquireOptions): Promise<boolean> {
+    const { blocking, signal } = acquireSettings(options)
+    this.#session.checkRunning()
+    const scope = new WaitScope(this.fullName, undefined, [signal, this.#session.lifetime])
+    try {
+      if (!await this.#lock.acquire({ blocking, signal: scope.signal })) return false
+    } finally {
+      scope.dispose()
+    }
+    this.#granted()
+    return true
+  }
+
+  async block (options?: AcquireOptions): Promise<true> {
+    const { blocking, signal } = acquireSettings(options)
+    this.#session.checkRunning()
+    const scope = new WaitScope(this.fullName, undefined, [signal, this.#session.lifetime])
+    try {
+      await this.#lock.block({ blocking: typeof blocking === 'number' ? blocking : true, signal: scope.signal })
+    } finally {
+      scope.dispose()
+    }
+    this.#granted()
+    return true
+  }
+
+  /** One synchronous try (file locks need no round trip). */
+  tryAcquire (): boolean {
+    this.#session.checkRunning()
+    if (!this.#lock.tryAcquire()) return false
+    this.#granted()
+    return true
+  }
+
+  async release (): Promise<boolean> {
+    if (!this.#lock.release()) return false
+    this.#token = undefined
+    this.#session.dropped(this)
+    return true
+  }
+
+  async isStillOwner (): Promise<boolean> {
+    return this.#lock.acquired
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.release()
+  }
+
+  async [kShutdown] (reason: Error): Promise<void> {
+    if (!this.#lock.acquired) return
+    this.#controller.abort(reason)
+    await this.release()
+  }
+
+  #granted (): void {
+    try {
+      this.#token = nextFileToken(this.fencePath)
+    } catch (error) {
+      this.#lock.release()
+      throw error
+    }
+    if (this.#controller.signal.aborted) this.#controller = new AbortController()
+    this.#session.held(this)
+  }
+}

@@ -1,0 +1,301 @@
+// Coordinator: one member of a group that shares locks through a backend
+// chosen by URL (file://, redis://, postgresql://). It connects, keeps the
+// leases of held locks alive with a heartbeat, reconnects with exponential
+// backoff when the connection breaks, and reports every lock it can no longer
+// vouch for as lost, never assuming one is still held.
+import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
+import { CoordinationError, invalidArgType, LockLostError } from '../errors'
+import { defaultLogger, type Logger } from '../log'
+import { formatName, type LockNameSpec } from '../template'
+import { Backoff } from './backoff'
+import { FileLock } from './file'
+import { ensureLockPath } from '../lockpath'
+import { Gates } from './gate'
+import { Heartbeat } from './heartbeat'
+import { coordinatorSettings, validateLockName } from './options'
+import { PostgresBackend } from './postgres'
+import { RedisBackend } from './redis'
+import { RemoteLock } from './remote'
+import { sleep } from './scope'
+import { kConfirm, kLose, kOwner, kShutdown, type LeasedLock, type ManagedLock, type RemoteBackend, type Session } from './session'
+import { makeSynchronized, type SynchronizedDecorator, type SynchronizedOptions } from './synchronized'
+import type { BackendKind, CoordinatorEvents, CoordinatorOptions, CoordinatorSettings, DistributedLock } from './types'
+import { parseBackendUrl, redact, type BackendUrl } from './url'
+
+export type { BackendKind, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent, ReconnectingEvent } from './types'
+export type { SynchronizedDecorator, SynchronizedOptions } from './synchronized'
+export { backoffDelay, backoffBase } from './backoff'
+
+type State = 'stopped' | 'starting' | 'connected' | 'disconnected' | 'stopping'
+
+export interface CoordinatorConstructorOptions extends CoordinatorOptions {
+  /** Anything with a `debug(message)` method. Default: the NODE_DEBUG/DEBUG/LOG_LEVEL switches. */
+  logger?: Logger
+}
+
+export class Coordinator extends EventEmitter<CoordinatorEvents> implements AsyncDisposable {
+  /** The backend URL, password hidden. */
+  readonly url: string
+  readonly backend: BackendKind
+  /** prefix + agentId: how this member shows up as an owner. */
+  readonly memberId: string
+  readonly prefix: string
+  readonly agentId: string
+  readonly #settings: CoordinatorSettings
+  readonly #target: BackendUrl
+  readonly #remote: RemoteBackend | undefined
+  readonly #logger: Logger | undefined
+  readonly #gates = new Gates()
+  readonly #held = new Set<ManagedLock>()
+  readonly #connectedWaiters = new Set<() => void>()
+  readonly #heartbeat: Heartbeat
+  readonly #backoff: Backoff
+  readonly #session: Session
+  #state: State = 'stopped'
+  #lifetime = new AbortController()
+  #transition: Promise<void> | undefined
+
+  /**
+   * @param url `file:///dir` (default: a private per-user directory), `redis://host:port/db`
+   *   or `postgresql://user:password@host:port/database`
+   */
+  constructor (url?: string | URL, options?: CoordinatorConstructorOptions) {
+    super()
+    this.#target = parseBackendUrl(url)
+    this.#settings = coordinatorSettings(options)
+    const logger = options?.logger
+    if (logger !== undefined && typeof logger?.debug !== 'function') {
+      throw invalidArgType('options.logger', 'an object with a debug() method', logger)
+    }
+    this.#logger = logger ?? defaultLogger
+    this.url = redact(this.#target.url)
+    this.backend = this.#target.kind
+    this.memberId = this.#settings.memberId
+    this.prefix = this.#settings.prefix
+    this.agentId = this.#settings.agentId
+    const { leaseTtl, heartbeat } = this.#settings
+    this.#remote = this.backend === 'redis'
+      ? new RedisBackend(this.#target.url, leaseTtl)
+      : this.backend === 'postgresql' ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat) : undefined
+    this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log(`heartbeat failed: ${String(error)}`))
+    this.#backoff = new Backoff(this.#settings.initialReconnectBackoff, this.#settings.maxReconnectBackoff)
+    this.#session = this.#makeSession()
+  }
+
+  /** Started and not stopped (connected or reconnecting). */
+  get started (): boolean { return this.#state === 'connected' || this.#state === 'disconnected' }
+  get connected (): boolean { return this.#state === 'connected' }
+
+  /** Connects (creates the directory for file://) and starts the heartbeat. Rejects if the first connection fails. */
+  async start (): Promise<void> {
+    while (this.#transition !== undefined) await this.#transition.catch(() => {})
+    if (this.started) return
+    this.#transition = this.#start()
+    try {
+      await this.#transition
+    } finally {
+      this.#transition = undefined
+    }
+  }
+
+  /** Releases every lock this coordinator holds, ends waits (ERR_COORDINATOR_STOPPED), disconnects. */
+  async stop (): Promise<void> {
+    while (this.#transition !== undefined) await this.#transition.catch(() => {})
+    if (!this.started) return
+    this.#transition = this.#stop()
+    try {
+      await this.#transition
+    } finally {
+      this.#transition = undefined
+    }
+  }
+
+  /**
+   * A lock object for `name` (the backend sees prefix + name). With `data`, the
+   * name is a template formatted from it: getLock('volume-{volume.id}', { volume }).
+   * Each call returns a new object; objects of one coordinator exclude each other.
+   */
+  getLock (name: string, data?: unknown): DistributedLock {
+    validateLockName(name)
+    const formatted = data === undefined ? name : validateLockName(formatName(name, data))
+    const fullName = this.#settings.prefix + formatted
+    if (this.#remote !== undefined) return new RemoteLock(this.#session, this.#remote, formatted, fullName)
+    return new FileLock(this.#session, this.#target.directory as string, formatted, fullName)
+  }
+
+  /**
+   * A decorator (or wrapper) that runs a function while holding the lock its
+   * call names: a name, a template such as '{f_name}-{vol.id}' filled from the
+   * call's parameters, several templates, or a key function.
+   */
+  synchronized (name: LockNameSpec, options?: SynchronizedOptions): SynchronizedDecorator {
+    return makeSynchronized((lockName) => this.getLock(lockName), name, options)
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.stop()
+  }
+
+  async #start (): Promise<void> {
+    this.#state = 'starting'
+    this.#lifetime = new AbortController()
+    this.#backoff.reset()
+    try {
+      await this.#connect()
+    } catch (error) {
+      this.#state = 'stopped'
+      if (error instanceof CoordinationError && error.code === 'ERR_COORDINATOR_DRIVER_MISSING') throw error
+      throw new CoordinationError('ERR_COORDINATOR_CONNECT', `Cannot connect to ${this.url}: ${(error as Error).message}`, error)
+    }
+    this.#state = 'connected'
+    this.#log(`member ${this.memberId} connected to ${this.url}`)
+    this.#emit('connected')
+    if (this.#remote !== undefined) this.#heartbeat.start()
+  }
+
+  async #stop (): Promise<void> {
+    this.#state = 'stopping'
+    this.#heartbeat.stop()
+    const reason = new CoordinationError('ERR_COORDINATOR_STOPPED', `The coordinator of member ${this.memberId} stopped`)
+    this.#lifetime.abort(reason)
+    await Promise.all([...this.#held].map(async (lock) => await lock[kShutdown](reason)))
+    this.#held.clear()
+    await this.#remote?.close()
+    this.#state = 'stopped'
+    this.#log(`member ${this.memberId} stopped`)
+  }
+
+  async #connect (): Promise<void> {
+    if (this.#remote === undefined) {
+      // The default directory is checked for safety (private to this user); an explicit one is created if missing.
+      ensureLockPath(this.#target.isDefault === true ? undefined : this.#target.directory)
+      return
+    }
+    await this.#remote.connect((error) => this.#disconnected(error))
+  }
+
+  /** Renews the leases of held locks (and, for PostgreSQL, keeps the session from going idle). */
+  async #beat (): Promise<void> {
+    const remote = this.#remote
+    if (remote === undefined || this.#state !== 'connected') return
+    const locks: Array<{ lock: LeasedLock, fullName: string, owner: string }> = []
+    for (const lock of this.#held) {
+      const leased = lock as LeasedLock
+      const owner = leased[kOwner]
+      if (owner !== undefined && leased.acquired) locks.push({ lock: leased, fullName: leased.fullName, owner })
+    }
+    const sentAt = performance.now()
+    let results: boolean[]
+    try {
+      results = await remote.renew(locks)
+    } catch (error) {
+      this.#log(`renewal failed: ${(error as Error).message}`) // the lease timers decide
+      return
+    }
+    results.forEach((renewed, index) => {
+      const { lock, owner } = locks[index] as { lock: LeasedLock, owner: string }
+      if (renewed) lock[kConfirm](owner, sentAt)
+      else lock[kLose](owner, new LockLostError(lock.fullName, 'the server no longer has it as ours (lease expired, or taken over after expiry)'))
+    })
+  }
+
+  #disconnected (error: Error): void {
+    if (this.#state !== 'connected') return
+    this.#state = 'disconnected'
+    this.#log(`disconnected from ${this.url}: ${error.message}`)
+    this.#emit('disconnected', error)
+    if (this.#remote?.locksSurviveDisconnect === false) {
+      for (const lock of [...this.#held]) {
+        const leased = lock as LeasedLock
+        const owner = leased[kOwner]
+        if (owner !== undefined) leased[kLose](owner, new LockLostError(lock.fullName, `the connection to the server broke (${error.message}); the session's locks ended with it`))
+      }
+    }
+    void this.#reconnect(error)
+  }
+
+  async #reconnect (cause: Error): Promise<void> {
+    const signal = this.#lifetime.signal
+    let error: Error = cause
+    for (;;) {
+      const { attempt, delay } = this.#backoff.next()
+      this.#log(`reconnecting to ${this.url} in ${delay} ms (attempt ${attempt})`)
+      this.#emit('reconnecting', { attempt, delay, error })
+      try {
+        await sleep(delay, signal)
+      } catch {
+        return // stopped
+      }
+      try {
+        await this.#connect()
+      } catch (failure) {
+        error = failure as Error
+        continue
+      }
+      if (signal.aborted || this.#state !== 'disconnected') {
+        await this.#remote?.close()
+        return
+      }
+      this.#backoff.reset()
+      this.#state = 'connected'
+      this.#log(`reconnected to ${this.url}`)
+      this.#emit('connected')
+      for (const wake of [...this.#connectedWaiters]) wake()
+      this.#heartbeat.beatNow() // confirm the surviving leases at once
+      return
+    }
+  }
+
+  #makeSession (): Session {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const coordinator = this
+    return {
+      kind: this.backend,
+      settings: this.#settings,
+      gates: this.#gates,
+      get connected () { return coordinator.#state === 'connected' },
+      get lifetime () { return coordinator.#lifetime.signal },
+      checkRunning: () => {
+        if (this.#state === 'stopping') throw new CoordinationError('ERR_COORDINATOR_STOPPED', `The coordinator of member ${this.memberId} is stopping`)
+        if (!this.started) throw new CoordinationError('ERR_COORDINATOR_NOT_STARTED', `The coordinator of member ${this.memberId} is not started: call start() first`)
+      },
+      whenConnected: async (signal) => await this.#whenConnected(signal),
+      held: (lock) => { this.#held.add(lock) },
+      dropped: (lock) => { this.#held.delete(lock) },
+      lost: (lock, error) => this.#emit('lockLost', { name: lock.name, lock, error }),
+      log: (message) => this.#log(message)
+    }
+  }
+
+  #whenConnected (signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (this.#state === 'connected') return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        this.#connectedWaiters.delete(wake)
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = (): void => {
+        this.#connectedWaiters.delete(wake)
+        reject(signal.reason)
+      }
+      this.#connectedWaiters.add(wake)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** A throwing listener must not break the coordinator's own bookkeeping. */
+  #emit<K extends keyof CoordinatorEvents> (event: K, ...args: CoordinatorEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: CoordinatorEvents[K]) => boolean)(event, ...args)
+    } catch (error) {
+      process.nextTick(() => { throw error })
+    }
+  }
+
+  #log (message: string): void {
+    this.#logger?.debug(`coordination: ${message}`)
+  }
+}

@@ -1,0 +1,214 @@
+// PostgreSQL backend: session-level advisory locks on one connection per
+// coordinator. One connection runs one query at a time, so a blocking
+// pg_advisory_lock() would stall every other lock of the coordinator; instead
+// a try (pg_try_advisory_lock) is followed by waiting for a NOTIFY that the
+// releasing member sends, with a poll every heartbeat as the fallback for a
+// holder whose session ended without releasing (crash, lease expiry).
+//
+// Lease: the session sets idle_session_timeout (PostgreSQL 14+) to the lease,
+// and the heartbeat queries more often than that. A member that stops (paused,
+// partitioned, host gone) goes idle, the server ends its session, and its
+// advisory locks go with it. Before 14 there is no lease: a lock is held for
+// as long as the connection lives.
+//
+// Fencing tokens: a row per name in locksmith_fencing, incremented by the same
+// statement that takes the advisory lock, never below the server clock in
+// microseconds (so a restored backup cannot bring old tokens back).
+import { createHash } from 'node:crypto'
+import type { Client, ClientConfig, Notification } from 'pg'
+import { CoordinationError } from '../errors'
+import type { RemoteBackend, TryResult, Watch } from './session'
+import { ChannelWatch } from './watch'
+
+type Pg = typeof import('pg')
+
+const CHANNEL = 'locksmith_released'
+const TABLE = 'locksmith_fencing'
+
+const ACQUIRE = `WITH attempt AS (SELECT pg_try_advisory_lock($1::bigint) AS won)
+INSERT INTO ${TABLE} AS f (name, token)
+SELECT $2, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM attempt WHERE won
+ON CONFLICT (name) DO UPDATE SET token = GREATEST(f.token + 1, EXCLUDED.token)
+RETURNING token`
+
+const HELD = `SELECT classid::text || ':' || objid::text AS id FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`
+
+function loadClient (): Pg {
+  try {
+    // Loaded on first use: programs that only lock files never load it.
+    return require('pg') as Pg
+  } catch (error) {
+    throw new CoordinationError('ERR_COORDINATOR_DRIVER_MISSING', "The postgresql:// backend needs the 'pg' package: npm install pg", error)
+  }
+}
+
+/** The advisory lock key of a name: the first 64 bits of its SHA-256, signed. */
+export function advisoryKey (fullName: string): bigint {
+  return createHash('sha256').update(fullName).digest().readBigInt64BE(0)
+}
+
+/** How pg_locks shows a bigint advisory key: classid (high 32 bits) ':' objid (low 32 bits). */
+function lockId (key: bigint): string {
+  const unsigned = BigInt.asUintN(64, key)
+  return `${unsigned >> 32n}:${unsigned & 0xffffffffn}`
+}
+
+export class PostgresBackend implements RemoteBackend {
+  readonly kind = 'postgresql' as const
+  readonly locksSurviveDisconnect = false
+  readonly pollInterval: number
+  readonly #url: string
+  readonly #leaseTtl: number
+  #lease: number | undefined
+  #client: Client | undefined
+  /** Key -> owner value of the holding this session has (advisory locks cannot tell our lock objects apart). */
+  readonly #owners = new Map<string, string>()
+  readonly #watches = new Map<string, Set<ChannelWatch>>()
+
+  constructor (url: URL, leaseTtl: number, heartbeat: number) {
+    this.#url = url.href
+    this.#leaseTtl = leaseTtl
+    this.pollInterval = heartbeat
+  }
+
+  get lease (): number | undefined { return this.#lease }
+
+  async connect (onClose: (error: Error) => void): Promise<void> {
+    const pg = loadClient()
+    const config: ClientConfig = {
+      connectionString: this.#url,
+      keepAlive: true,
+      connectionTimeoutMillis: Math.min(10_000, Math.max(1000, this.#leaseTtl)),
+      query_timeout: Math.max(1000, this.#leaseTtl),
+      application_name: 'locksmith'
+    }
+    const client = new pg.Client(config)
+    let lastError: Error | undefined
+    const closed = (): void => {
+      if (this.#client !== client) return // not open yet, or closed on purpose
+      void this.#teardown()
+      onClose(lastError ?? new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Connection to the PostgreSQL server closed'))
+    }
+    client.on('error', (error: Error) => {
+      lastError = error
+      closed()
+    })
+    client.on('end', closed)
+    client.on('notification', (message: Notification) => this.#notified(message))
+    try {
+      await client.connect()
+      const version = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num)
+      if (version >= 140000) {
+        await client.query("SELECT set_config('idle_session_timeout', $1, false)", [String(this.#leaseTtl)])
+        this.#lease = this.#leaseTtl
+      } else {
+        this.#lease = undefined
+      }
+      await this.#ensureTable(client)
+      await client.query(`LISTEN ${CHANNEL}`)
+    } catch (error) {
+      await client.end().catch(() => {})
+      throw error
+    }
+    this.#client = client
+  }
+
+  async close (): Promise<void> {
+    await this.#teardown()
+  }
+
+  async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
+    const client = this.#connection()
+    const key = advisoryKey(fullName).toString()
+    let token: string | undefined
+    try {
+      token = (await client.query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
+    } catch (error) {
+      // The lock may have been granted before the counter update failed: give it back.
+      if (!this.isConnectionError(error)) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
+      throw error
+    }
+    if (token === undefined) return { token: undefined, retryAfter: this.pollInterval }
+    this.#owners.set(key, owner)
+    return { token: Number(token) }
+  }
+
+  async release (fullName: string, owner: string): Promise<boolean> {
+    const key = advisoryKey(fullName).toString()
+    if (this.#owners.get(key) !== owner) return false
+    const client = this.#connection()
+    this.#owners.delete(key)
+    const result = await client.query<{ released: boolean }>(
+      'SELECT pg_advisory_unlock($1::bigint) AS released, pg_notify($2, $1::text)', [key, CHANNEL])
+    return result.rows[0]?.released === true
+  }
+
+  async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
+    // Any query keeps the session from going idle; this one also checks what the session holds.
+    const rows = (await this.#connection().query<{ id: string }>(HELD)).rows
+    const held = new Set(rows.map((row) => row.id))
+    return locks.map(({ fullName, owner }) => {
+      const key = advisoryKey(fullName)
+      return this.#owners.get(key.toString()) === owner && held.has(lockId(key))
+    })
+  }
+
+  async isOwner (fullName: string, owner: string): Promise<boolean> {
+    const [owned] = await this.renew([{ fullName, owner }])
+    return owned === true
+  }
+
+  async watch (fullName: string): Promise<Watch> {
+    this.#connection()
+    const key = advisoryKey(fullName).toString()
+    let watches = this.#watches.get(key)
+    if (watches === undefined) {
+      watches = new Set()
+      this.#watches.set(key, watches)
+    }
+    const watch = new ChannelWatch((closing) => {
+      const set = this.#watches.get(key)
+      if (set?.delete(closing) === true && set.size === 0) this.#watches.delete(key)
+    })
+    watches.add(watch)
+    return watch
+  }
+
+  isConnectionError (error: unknown): boolean {
+    const code = (error as { code?: unknown } | undefined)?.code
+    // SQLSTATE class 57: the server ended the session (shutdown, idle timeout, terminated).
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('57') || code.startsWith('08')
+    return true
+  }
+
+  async #ensureTable (client: Client): Promise<void> {
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, token bigint NOT NULL)`)
+    } catch (error) {
+      // Two members creating it at once: one of them sees a duplicate; the table exists either way.
+      const code = (error as { code?: string }).code
+      if (code !== '23505' && code !== '42P07') throw error
+    }
+  }
+
+  #notified (message: Notification): void {
+    if (message.channel !== CHANNEL || message.payload === undefined) return
+    for (const watch of this.#watches.get(message.payload) ?? []) watch.notify()
+  }
+
+  #connection (): Client {
+    if (this.#client === undefined) throw new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Not connected to the PostgreSQL server')
+    return this.#client
+  }
+
+  async #teardown (): Promise<void> {
+    const client = this.#client
+    this.#client = undefined
+    this.#owners.clear()
+    // Wake the waiters: they notice the disconnection and wait for the reconnect.
+    for (const watches of this.#watches.values()) for (const watch of watches) watch.notify()
+    this.#watches.clear()
+    await client?.end().catch(() => {})
+  }
+}

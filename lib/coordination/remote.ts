@@ -1,0 +1,268 @@
+// A lock held through a server (Redis, PostgreSQL). The lease bookkeeping
+// lives here, the same for every server: a holding is valid until the last
+// confirmation's send time plus the lease (minus a drift margin); a timer
+// declares it lost the moment that passes unconfirmed, so `acquired` is never
+// true on a lease nobody can vouch for.
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { CoordinationError, LockLostError, LockTimeoutError } from '../errors'
+import type { AcquireOptions } from '../lock'
+import type { Gate } from './gate'
+import { acquireSettings, alreadyHeld, alreadyPending } from './options'
+import { sleep, WaitScope } from './scope'
+import { kConfirm, kLose, kOwner, kShutdown, noop, type LeasedLock, type RemoteBackend, type Session, type Watch } from './session'
+
+/** Clock drift and scheduling slack subtracted from every lease (as Redlock does). */
+function driftMargin (lease: number): number {
+  return Math.ceil(lease * 0.01) + 2
+}
+
+function newOwner (memberId: string): string {
+  return `${memberId}/${randomBytes(9).toString('base64url')}`
+}
+
+interface Holding {
+  owner: string
+  token: number
+  validUntil: number
+  timer: NodeJS.Timeout | undefined
+  gate: Gate
+}
+
+export class RemoteLock implements LeasedLock {
+  readonly name: string
+  readonly fullName: string
+  readonly #session: Session
+  readonly #backend: RemoteBackend
+  #holding: Holding | undefined
+  #pending = false
+  #controller = new AbortController()
+
+  constructor (session: Session, backend: RemoteBackend, name: string, fullName: string) {
+    this.#session = session
+    this.#backend = backend
+    this.name = name
+    this.fullName = fullName
+  }
+
+  get acquired (): boolean {
+    const holding = this.#holding
+    if (holding !== undefined && performance.now() >= holding.validUntil) {
+      this[kLose](holding.owner, new LockLostError(this.fullName, 'its lease ran out before it could be renewed'))
+    }
+    return this.#holding !== undefined
+  }
+
+  get fencingToken (): number | undefined {
+    return this.acquired ? this.#holding?.token : undefined
+  }
+
+  get signal (): AbortSignal { return this.#controller.signal }
+
+  get [kOwner] (): string | undefined { return this.#holding?.owner }
+
+  async acquire (options?: AcquireOptions): Promise<boolean> {
+    const { blocking, signal } = acquireSettings(options)
+    this.#checkIdle()
+    this.#session.checkRunning()
+    if (signal?.aborted) throw signal.reason
+    return await this.#acquire(blocking === false ? 'once' : blocking === true ? undefined : blocking, signal)
+  }
+
+  async block (options?: AcquireOptions): Promise<true> {
+    const { blocking, signal } = acquireSettings(options)
+    this.#checkIdle()
+    this.#session.checkRunning()
+    if (signal?.aborted) throw signal.reason
+    await this.#acquire(typeof blocking === 'number' ? blocking : undefined, signal)
+    return true
+  }
+
+  async release (): Promise<boolean> {
+    if (!this.acquired) return false
+    const holding = this.#holding as Holding
+    this.#end(holding)
+    let released = true
+    try {
+      released = await this.#backend.release(this.fullName, holding.owner)
+    } catch (error) {
+      // Unreachable server: the lease runs out on its own (Redis), or the
+      // session and its locks are already gone (PostgreSQL).
+      this.#session.log(`release of ${this.fullName} not confirmed: ${(error as Error).message}`)
+    } finally {
+      holding.gate.leave()
+    }
+    if (released) {
+      this.#session.log(`released ${this.fullName} (token ${holding.token})`)
+      return true
+    }
+    const error = new LockLostError(this.fullName, 'the server no longer had it as ours when it was released')
+    this.#controller.abort(error)
+    this.#session.lost(this, error)
+    return false
+  }
+
+  async isStillOwner (): Promise<boolean> {
+    if (!this.acquired) return false
+    const owner = (this.#holding as Holding).owner
+    let owned: boolean
+    try {
+      owned = await this.#backend.isOwner(this.fullName, owner)
+    } catch {
+      return false // cannot confirm now; the lease timer decides whether it is lost
+    }
+    if (!owned) this[kLose](owner, new LockLostError(this.fullName, 'the server no longer has it as ours'))
+    return owned && this.acquired
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.release()
+  }
+
+  [kConfirm] (owner: string, sentAt: number): void {
+    const holding = this.#holding
+    if (holding === undefined || holding.owner !== owner) return
+    this.#setLease(holding, sentAt)
+  }
+
+  [kLose] (owner: string, error: Error): void {
+    const holding = this.#holding
+    if (holding === undefined || holding.owner !== owner) return
+    this.#end(holding)
+    holding.gate.leave()
+    this.#controller.abort(error)
+    this.#session.log(`lost ${this.fullName} (token ${holding.token}): ${error.message}`)
+    this.#session.lost(this, error)
+    // If the server still has it as ours, free it for others (compare-and-delete is safe).
+    if (this.#session.connected) this.#backend.release(this.fullName, owner).catch(noop)
+  }
+
+  async [kShutdown] (reason: Error): Promise<void> {
+    const holding = this.#holding
+    if (holding === undefined) return
+    this.#end(holding)
+    this.#controller.abort(reason)
+    try {
+      await this.#backend.release(this.fullName, holding.owner)
+    } catch {
+      // the lease runs out on its own
+    } finally {
+      holding.gate.leave()
+    }
+  }
+
+  #checkIdle (): void {
+    if (this.#holding !== undefined && this.acquired) throw alreadyHeld(this.fullName)
+    if (this.#pending) throw alreadyPending(this.fullName)
+  }
+
+  /** `timeout`: 'once' tries once; undefined waits for ever; a number waits that many ms. */
+  async #acquire (timeout: 'once' | number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+    this.#pending = true
+    const once = timeout === 'once' || timeout === 0
+    const scope = new WaitScope(this.fullName, once ? undefined : timeout as number | undefined, [signal, this.#session.lifetime])
+    const started = performance.now()
+    try {
+      const gate = this.#session.gates.get(this.fullName)
+      if (once) {
+        if (!gate.tryEnter()) return this.#busy(timeout)
+      } else {
+        this.#session.log(`waiting for ${this.fullName}`)
+        await gate.enter(scope.signal)
+      }
+      let won = false
+      try {
+        won = await this.#contend(once, scope, gate)
+      } finally {
+        if (!won) gate.leave()
+      }
+      if (!won) return this.#busy(timeout)
+      this.#session.log(`acquired ${this.fullName} (token ${String(this.#holding?.token)}) after ${(performance.now() - started).toFixed(1)} ms`)
+      return true
+    } catch (error) {
+      if (error instanceof LockTimeoutError) this.#session.log(`timed out waiting for ${this.fullName}`)
+      throw error
+    } finally {
+      scope.dispose()
+      this.#pending = false
+    }
+  }
+
+  #busy (timeout: 'once' | number | undefined): false {
+    if (timeout === 0) throw new LockTimeoutError(this.fullName, 0)
+    this.#session.log(`busy: ${this.fullName}`)
+    return false
+  }
+
+  /** Tries, and (unless `once`) waits for a release notification or the poll bound between tries. */
+  async #contend (once: boolean, scope: WaitScope, gate: Gate): Promise<boolean> {
+    let watch: Watch | undefined
+    try {
+      for (;;) {
+        scope.throwIfAborted()
+        if (!this.#session.connected) {
+          if (once) throw new CoordinationError('ERR_COORDINATOR_DISCONNECTED', `Not connected to the ${this.#backend.kind} server; cannot try '${this.fullName}'`)
+          watch?.close()
+          watch = undefined
+          await this.#session.whenConnected(scope.signal)
+        }
+        try {
+          // Watch before trying, so a release between the try and the wait is not missed.
+          if (!once && watch === undefined) watch = await this.#backend.watch(this.fullName)
+          scope.throwIfAborted()
+          const owner = newOwner(this.#session.settings.memberId)
+          const sentAt = performance.now()
+          const result = await this.#backend.tryAcquire(this.fullName, owner)
+          if (result.token !== undefined) {
+            if (scope.signal.aborted) {
+              // Granted after the caller gave up: give it straight back.
+              await this.#backend.release(this.fullName, owner).catch(noop)
+              throw scope.signal.reason
+            }
+            this.#grant(owner, result.token, sentAt, gate)
+            return true
+          }
+          if (once) return false
+          await (watch as Watch).wait(Math.max(1, Math.min(result.retryAfter, this.#backend.pollInterval)), scope.signal)
+        } catch (error) {
+          if (scope.signal.aborted) throw scope.signal.reason
+          if (once || !this.#backend.isConnectionError(error)) throw error
+          // The connection is failing: wait a beat; the coordinator reconnects if it broke.
+          watch?.close()
+          watch = undefined
+          await sleep(this.#session.settings.heartbeat, scope.signal)
+        }
+      }
+    } finally {
+      watch?.close()
+    }
+  }
+
+  #grant (owner: string, token: number, sentAt: number, gate: Gate): void {
+    if (this.#controller.signal.aborted) this.#controller = new AbortController()
+    const holding: Holding = { owner, token, validUntil: Infinity, timer: undefined, gate }
+    this.#holding = holding
+    this.#setLease(holding, sentAt)
+    this.#session.held(this)
+  }
+
+  #setLease (holding: Holding, sentAt: number): void {
+    const lease = this.#backend.lease
+    if (lease === undefined) return
+    holding.validUntil = Math.max(holding.validUntil === Infinity ? 0 : holding.validUntil, sentAt + lease - driftMargin(lease))
+    if (holding.timer !== undefined) clearTimeout(holding.timer)
+    holding.timer = setTimeout(() => {
+      holding.timer = undefined
+      void this.acquired // declares the loss if the lease really ran out
+      if (this.#holding === holding) this.#setLease(holding, sentAt) // a renewal raced the timer
+    }, Math.max(0, holding.validUntil - performance.now()) + 1)
+    holding.timer.unref()
+  }
+
+  #end (holding: Holding): void {
+    if (holding.timer !== undefined) clearTimeout(holding.timer)
+    holding.timer = undefined
+    if (this.#holding === holding) this.#holding = undefined
+    this.#session.dropped(this)
+  }
+}

@@ -1,0 +1,88 @@
+// The shape every coordinated lock has, whatever stores it: the Lock API
+// (acquire/block/release/acquired/await using) plus what a lock held through a
+// server needs: a fencing token, a signal for loss, and an ownership check.
+import type { AcquireOptions } from '../lock'
+
+export type BackendKind = 'file' | 'redis' | 'postgresql'
+
+export interface DistributedLock extends AsyncDisposable {
+  /** The name as given to getLock() (after template formatting). */
+  readonly name: string
+  /** The name in the backend: the coordinator's prefix + name. */
+  readonly fullName: string
+  /** Whether this object holds the lock now (false as soon as its lease cannot be vouched for). */
+  readonly acquired: boolean
+  /**
+   * Strictly increasing per name across members and restarts: pass it to the
+   * resource you protect, which rejects writes with a token lower than one it
+   * has seen. `undefined` while not held.
+   */
+  readonly fencingToken: number | undefined
+  /** Aborted (reason: LockLostError) when the current holding is lost rather than released. */
+  readonly signal: AbortSignal
+  /**
+   * Blocking (default): resolves true once held; rejects with LockTimeoutError
+   * after `blocking` ms or with the signal's reason. `blocking: false`: one try,
+   * resolves true or false.
+   */
+  acquire (options?: AcquireOptions): Promise<boolean>
+  /** After a failed non-blocking try: waits until held (same timeout and abort rules). */
+  block (options?: AcquireOptions): Promise<true>
+  /** Synchronous single try; only locks that need no server have it (file://). */
+  tryAcquire?: () => boolean
+  /**
+   * Gives the lock back. Resolves true if this object held it until now, false
+   * if it did not (never acquired, already released, or lost meanwhile).
+   */
+  release (): Promise<boolean>
+  /** Asks the backend whether this member still holds the lock (false if that cannot be confirmed now). */
+  isStillOwner (): Promise<boolean>
+}
+
+export interface CoordinatorOptions {
+  /** Prepended to the member id and to every lock name (Cinder: 'cinder-'). Default ''. */
+  prefix?: string
+  /** This member's id after the prefix. Default: `<hostname>.<pid>`. */
+  agentId?: string
+  /** Milliseconds between heartbeats (lease renewal, connection check). Default 1000 (at most leaseTtl / 3). */
+  heartbeat?: number
+  /** First reconnect delay in milliseconds. Default 100. */
+  initialReconnectBackoff?: number
+  /** Longest reconnect delay in milliseconds. Default 10000. */
+  maxReconnectBackoff?: number
+  /** How long a lock stays valid without a heartbeat, in milliseconds. Default 30000. */
+  leaseTtl?: number
+}
+
+/** Settled options, all numbers in milliseconds. */
+export interface CoordinatorSettings {
+  prefix: string
+  agentId: string
+  memberId: string
+  heartbeat: number
+  initialReconnectBackoff: number
+  maxReconnectBackoff: number
+  leaseTtl: number
+}
+
+export interface ReconnectingEvent {
+  /** 1 for the first retry after a loss. */
+  attempt: number
+  /** Milliseconds until this attempt. */
+  delay: number
+  /** Why the last attempt (or the connection) failed. */
+  error: Error | undefined
+}
+
+export interface LockLostEvent {
+  name: string
+  lock: DistributedLock
+  error: Error
+}
+
+export interface CoordinatorEvents {
+  connected: []
+  disconnected: [error: Error]
+  reconnecting: [event: ReconnectingEvent]
+  lockLost: [event: LockLostEvent]
+}

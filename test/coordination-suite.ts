@@ -1,0 +1,306 @@
+// The conformance suite every coordination backend must pass, and the driver
+// for member processes (test/fixtures/coordination-member.ts).
+import assert from 'node:assert/strict'
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { Coordinator, CoordinationError, LockTimeoutError, type CoordinatorOptions, type DistributedLock } from '../lib/index'
+import { tempDir } from './helpers'
+
+export interface MemberReply { ok: boolean, code?: string, message?: string, [key: string]: unknown }
+export interface MemberEvent { event: string, [key: string]: any }
+
+/** A coordination member in a child process. */
+export class Member {
+  readonly child: ChildProcess
+  readonly events: MemberEvent[] = []
+  readonly #pending = new Map<number, (reply: MemberReply) => void>()
+  readonly #eventWaiters = new Set<() => void>()
+  #nextId = 1
+
+  static async start (url: string, options: CoordinatorOptions = {}): Promise<Member> {
+    const member = new Member()
+    await member.waitFor('ready', () => true, 10_000)
+    const reply = await member.call('start', { url, options })
+    if (!reply.ok) {
+      await member.kill()
+      throw new Error(`member did not start: ${String(reply.code)} ${String(reply.message)}`)
+    }
+    return member
+  }
+
+  private constructor () {
+    this.child = fork(join(__dirname, 'fixtures', 'coordination-member.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.child.on('message', (message: MemberReply & MemberEvent & { id?: number }) => {
+      if (typeof message.id === 'number') {
+        this.#pending.get(message.id)?.(message)
+        this.#pending.delete(message.id)
+        return
+      }
+      this.events.push(message)
+      for (const wake of [...this.#eventWaiters]) wake()
+    })
+  }
+
+  call (cmd: string, args: Record<string, unknown> = {}): Promise<MemberReply> {
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, resolve)
+      this.child.send({ id, cmd, ...args }, (error) => { if (error !== null) reject(error) })
+    })
+  }
+
+  /** Calls and insists on success. */
+  async ok (cmd: string, args: Record<string, unknown> = {}): Promise<MemberReply> {
+    const reply = await this.call(cmd, args)
+    if (!reply.ok) throw new Error(`${cmd} failed: ${String(reply.code)} ${String(reply.message)}`)
+    return reply
+  }
+
+  /** The first event (past or future) matching; rejects after `timeout` ms. */
+  waitFor (event: string, match: (e: MemberEvent) => boolean = () => true, timeout = 15_000): Promise<MemberEvent> {
+    const find = (): MemberEvent | undefined => this.events.find((e) => e.event === event && match(e))
+    const found = find()
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#eventWaiters.delete(check)
+        reject(new Error(`no '${event}' event within ${timeout} ms; got ${JSON.stringify(this.events)}`))
+      }, timeout)
+      const check = (): void => {
+        const hit = find()
+        if (hit === undefined) return
+        clearTimeout(timer)
+        this.#eventWaiters.delete(check)
+        resolve(hit)
+      }
+      this.#eventWaiters.add(check)
+    })
+  }
+
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = once(this.child, 'exit')
+    this.child.kill(signal)
+    await exited
+  }
+
+  pause (): void { this.child.kill('SIGSTOP') }
+  resume (): void { this.child.kill('SIGCONT') }
+}
+
+export interface SuiteOptions {
+  /** The backend URL (called once the server is up). */
+  url: () => string
+  /** Coordinator options for every member (short leases keep the tests fast). */
+  options: CoordinatorOptions
+  /** How long until a crashed holder's lock is free again, at most (ms). */
+  crashRecovery: number
+}
+
+const unique = (label: string): string => `${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+
+/** The same behaviour on every backend. */
+export function conformance (backend: string, suite: SuiteOptions): void {
+  describe(`${backend}: conformance`, () => {
+    let local: Coordinator
+    let member: Member
+    before(async () => {
+      local = new Coordinator(suite.url(), { ...suite.options, agentId: 'local' })
+      await local.start()
+      member = await Member.start(suite.url(), { ...suite.options, agentId: 'member' })
+    })
+    after(async () => {
+      await member?.kill()
+      await local?.stop()
+    })
+
+    it('excludes across processes, with tokens rising in the order of holding', async () => {
+      const log = join(tempDir('locksmith-coord-'), 'log')
+      const name = unique('stress')
+      const members = await Promise.all([1, 2, 3].map(async () => await Member.start(suite.url(), suite.options)))
+      try {
+        await Promise.all(members.map(async (m) => await m.ok('stress', { name, iterations: 12, log, holdMs: 2 })))
+      } finally {
+        await Promise.all(members.map(async (m) => await m.kill()))
+      }
+      const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '))
+      assert.equal(lines.length, 3 * 12 * 2)
+      let last = 0
+      for (let i = 0; i < lines.length; i += 2) {
+        const [pid, enter, token] = lines[i] as string[]
+        const [exitPid, exit, exitToken] = lines[i + 1] as string[]
+        assert.equal(enter, 'enter')
+        assert.equal(exit, 'exit', `line ${i + 1}: someone entered while ${String(pid)} held the lock`)
+        assert.equal(exitPid, pid)
+        assert.equal(exitToken, token)
+        assert.ok(Number(token) > last, `token ${String(token)} after ${last}`)
+        last = Number(token)
+      }
+    })
+
+    it('tries, times out, aborts, then gets the lock when the holder releases', async () => {
+      const name = unique('handoff')
+      const held = await member.ok('acquire', { name })
+      assert.equal(held.acquired, true)
+      const lock = local.getLock(name)
+      assert.equal(await lock.acquire({ blocking: false }), false)
+      if (lock.tryAcquire !== undefined) assert.equal(lock.tryAcquire(), false)
+      await assert.rejects(lock.acquire({ blocking: 150 }), (error: unknown) => error instanceof LockTimeoutError && error.code === 'ETIMEDOUT')
+      await assert.rejects(lock.acquire({ blocking: 0 }), LockTimeoutError)
+      const reason = new Error('caller gave up')
+      await assert.rejects(lock.acquire({ signal: AbortSignal.timeout(10) }), (error: unknown) => (error as Error).name === 'TimeoutError')
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(reason), 50)
+      await assert.rejects(lock.acquire({ signal: controller.signal }), reason)
+      assert.equal(lock.acquired, false)
+      const order: string[] = []
+      const waiting = lock.acquire().then((acquired) => { order.push('acquired'); return acquired })
+      const released = await member.ok('release', { name })
+      order.push('released')
+      assert.equal(released.released, true)
+      assert.equal(await waiting, true)
+      assert.deepEqual(order, ['released', 'acquired'])
+      assert.ok((lock.fencingToken as number) > (held.token as number))
+      assert.equal(await lock.isStillOwner(), true)
+      assert.equal((await member.call('acquire', { name, blocking: false })).acquired, false)
+      assert.equal(await lock.release(), true)
+      assert.equal(await lock.release(), false)
+      assert.equal(lock.fencingToken, undefined)
+      assert.equal(lock.signal.aborted, false, 'a release is not a loss')
+    })
+
+    it('block() after a failed try waits like a blocking acquire', async () => {
+      const name = unique('block')
+      await member.ok('acquire', { name })
+      const lock = local.getLock(name)
+      assert.equal(await lock.acquire({ blocking: false }), false)
+      await assert.rejects(lock.block({ blocking: 100 }), LockTimeoutError)
+      const blocked = lock.block()
+      await member.ok('release', { name })
+      assert.equal(await blocked, true)
+      assert.equal(lock.acquired, true)
+      await lock.release()
+    })
+
+    it('gives strictly increasing tokens across members and new coordinators', async () => {
+      const name = unique('tokens')
+      const tokens: number[] = []
+      for (let round = 0; round < 3; round++) {
+        const reply = await member.ok('acquire', { name })
+        tokens.push(reply.token as number)
+        await member.ok('release', { name })
+        const lock = local.getLock(name)
+        await lock.acquire()
+        tokens.push(lock.fencingToken as number)
+        await lock.release()
+        // A new coordinator, as after a restart of the program.
+        await using fresh = new Coordinator(suite.url(), suite.options)
+        await fresh.start()
+        const other = fresh.getLock(name)
+        assert.equal(await other.acquire({ blocking: 2000 }), true)
+        tokens.push(other.fencingToken as number)
+        await other.release()
+      }
+      for (const token of tokens) assert.ok(Number.isSafeInteger(token) && token > 0, `token ${token}`)
+      for (let i = 1; i < tokens.length; i++) assert.ok((tokens[i] as number) > (tokens[i - 1] as number), `tokens ${tokens.join(', ')}`)
+    })
+
+    it('lets two lock objects of one coordinator exclude each other, in order', async () => {
+      const name = unique('local')
+      const first = local.getLock(name)
+      const second = local.getLock(name)
+      const third = local.getLock(name)
+      assert.equal(await first.acquire(), true)
+      assert.equal(await second.acquire({ blocking: false }), false)
+      const order: string[] = []
+      const w2 = second.acquire().then(() => order.push('second'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const w3 = third.acquire().then(() => order.push('third'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const t1 = first.fencingToken as number
+      await first.release()
+      await w2
+      assert.ok((second.fencingToken as number) > t1)
+      assert.equal(third.acquired, false)
+      await second.release()
+      await w3
+      await third.release()
+      assert.deepEqual(order, ['second', 'third'])
+    })
+
+    it('stop() releases what it holds, aborts its waits and holdings', async () => {
+      const heldName = unique('stop-held')
+      const busyName = unique('stop-busy')
+      const coordinator = new Coordinator(suite.url(), suite.options)
+      await coordinator.start()
+      const held = coordinator.getLock(heldName)
+      await held.acquire()
+      await member.ok('acquire', { name: busyName })
+      const waiting = coordinator.getLock(busyName).acquire()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await coordinator.stop()
+      await assert.rejects(waiting, (error: unknown) => error instanceof CoordinationError && error.code === 'ERR_COORDINATOR_STOPPED')
+      assert.equal(held.acquired, false)
+      assert.equal(held.signal.aborted, true)
+      assert.equal((held.signal.reason as CoordinationError).code, 'ERR_COORDINATOR_STOPPED')
+      // Released, not left to expire: the other member gets it at once.
+      const reply = await member.ok('acquire', { name: heldName, blocking: 2000 })
+      assert.equal(reply.acquired, true)
+      await member.ok('release', { name: heldName })
+      await member.ok('release', { name: busyName })
+      await assert.rejects(held.acquire(), (error: unknown) => (error as CoordinationError).code === 'ERR_COORDINATOR_NOT_STARTED')
+    })
+
+    it("frees a crashed member's lock", async () => {
+      const name = unique('crash')
+      const doomed = await Member.start(suite.url(), suite.options)
+      const reply = await doomed.ok('acquire', { name })
+      await doomed.kill()
+      const lock = local.getLock(name)
+      assert.equal(await lock.acquire({ blocking: suite.crashRecovery }), true)
+      assert.ok((lock.fencingToken as number) > (reply.token as number))
+      await lock.release()
+    })
+
+    it('formats names from data and runs synchronized functions one at a time', async () => {
+      const lock = local.getLock('volume-{volume.id}', { volume: { id: 7 } })
+      assert.equal(lock.name, 'volume-7')
+      assert.equal(lock.fullName, `${suite.options.prefix ?? ''}volume-7`)
+      let inside = 0
+      let most = 0
+      const id = unique('sync')
+      const work = local.synchronized('{f_name}-{id}')(async function attach (id: string, ms: number): Promise<string> {
+        inside++
+        most = Math.max(most, inside)
+        await new Promise((resolve) => setTimeout(resolve, ms))
+        inside--
+        return id
+      })
+      const results = await Promise.all([work(id, 20), work(id, 5), work(id, 1)])
+      assert.deepEqual(results, [id, id, id])
+      assert.equal(most, 1)
+      const failFast = local.synchronized('{f_name}-{0}', { blocking: false })(async function detach (_id: string) { return 1 })
+      await member.ok('acquire', { name: `detach-${id}` })
+      await assert.rejects(failFast(id), (error: unknown) => (error as { code?: string }).code === 'ELOCKED')
+      await member.ok('release', { name: `detach-${id}` })
+      assert.equal(await failFast(id), 1)
+    })
+
+    it('works with await using', async () => {
+      const name = unique('using')
+      let lock: DistributedLock | undefined
+      {
+        await using held = local.getLock(name)
+        lock = held
+        await held.acquire()
+        assert.equal(held.acquired, true)
+      }
+      assert.equal(lock.acquired, false)
+      assert.equal((await member.call('acquire', { name, blocking: false })).acquired, true)
+      await member.ok('release', { name })
+    })
+  })
+}
