@@ -15,7 +15,7 @@
 // statement that takes the advisory lock, never below the server clock in
 // microseconds (so a restored backup cannot bring old tokens back).
 import { createHash } from 'node:crypto'
-import type { Client, ClientConfig, Notification } from 'pg'
+import type { Client, ClientConfig, Notification, QueryResult, QueryResultRow } from 'pg'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
 import { ChannelWatch } from './watch'
@@ -65,6 +65,8 @@ export class PostgresBackend implements RemoteBackend {
   /** Key -> owner value of the holding this session has (advisory locks cannot tell our lock objects apart). */
   readonly #owners = new Map<string, string>()
   readonly #watches = new Map<string, Set<ChannelWatch>>()
+  /** The connection runs one query at a time; requests queue here, in order. */
+  #tail: Promise<unknown> = Promise.resolve()
 
   constructor (url: URL, leaseTtl: number, heartbeat: number) {
     this.#url = url.href
@@ -111,6 +113,7 @@ export class PostgresBackend implements RemoteBackend {
       await client.end().catch(() => {})
       throw error
     }
+    this.#tail = Promise.resolve()
     this.#client = client
   }
 
@@ -119,14 +122,13 @@ export class PostgresBackend implements RemoteBackend {
   }
 
   async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
-    const client = this.#connection()
     const key = advisoryKey(fullName).toString()
     let token: string | undefined
     try {
-      token = (await client.query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
+      token = (await this.#query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
     } catch (error) {
       // The lock may have been granted before the counter update failed: give it back.
-      if (!this.isConnectionError(error)) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
+      if (!this.isConnectionError(error)) await this.#query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
       throw error
     }
     if (token === undefined) return { token: undefined, retryAfter: this.pollInterval }
@@ -137,16 +139,16 @@ export class PostgresBackend implements RemoteBackend {
   async release (fullName: string, owner: string): Promise<boolean> {
     const key = advisoryKey(fullName).toString()
     if (this.#owners.get(key) !== owner) return false
-    const client = this.#connection()
+    this.#connection()
     this.#owners.delete(key)
-    const result = await client.query<{ released: boolean }>(
+    const result = await this.#query<{ released: boolean }>(
       'SELECT pg_advisory_unlock($1::bigint) AS released, pg_notify($2, $1::text)', [key, CHANNEL])
     return result.rows[0]?.released === true
   }
 
   async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
     // Any query keeps the session from going idle; this one also checks what the session holds.
-    const rows = (await this.#connection().query<{ id: string }>(HELD)).rows
+    const rows = (await this.#query<{ id: string }>(HELD)).rows
     const held = new Set(rows.map((row) => row.id))
     return locks.map(({ fullName, owner }) => {
       const key = advisoryKey(fullName)
@@ -195,6 +197,13 @@ export class PostgresBackend implements RemoteBackend {
   #notified (message: Notification): void {
     if (message.channel !== CHANNEL || message.payload === undefined) return
     for (const watch of this.#watches.get(message.payload) ?? []) watch.notify()
+  }
+
+  #query<T extends QueryResultRow> (sql: string, values?: unknown[]): Promise<QueryResult<T>> {
+    const client = this.#connection()
+    const run = this.#tail.then(async () => await client.query<T>(sql, values))
+    this.#tail = run.catch(() => {})
+    return run
   }
 
   #connection (): Client {

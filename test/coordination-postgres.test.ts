@@ -1,0 +1,147 @@
+// The postgresql:// backend against a real PostgreSQL started for this file:
+// conformance, one connection per coordinator, NOTIFY wake-ups, and faults
+// (server killed and restarted, holder paused past its lease).
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Client } from 'pg'
+import { backoffBase } from '../lib/coordination/backoff'
+import { Coordinator, LockLostError, type ReconnectingEvent } from '../lib/index'
+import { conformance, Member } from './coordination-suite'
+import { sleep } from './helpers'
+import { postgresCheck, PostgresServer } from './servers'
+
+const { skip } = postgresCheck()
+const lease = { leaseTtl: 1500, heartbeat: 250, initialReconnectBackoff: 50, maxReconnectBackoff: 400 }
+
+async function query<T extends Record<string, unknown>> (url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<T>(sql, values)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+describe('postgresql', { skip }, () => {
+  let server: PostgresServer
+  before(async () => { server = await PostgresServer.start() })
+  after(async () => { await server?.stop() })
+
+  conformance('postgresql', { url: () => server.url, options: { ...lease, prefix: 'app-' }, crashRecovery: 10_000 })
+
+  describe('postgresql: sessions', () => {
+    it('holds many locks and waits on one connection per coordinator', async () => {
+      await using a = new Coordinator(server.url, lease)
+      await using b = new Coordinator(server.url, lease)
+      await a.start()
+      await b.start()
+      const names = ['m1', 'm2', 'm3', 'm4']
+      const held = names.map((name) => a.getLock(name))
+      for (const lock of held) assert.equal(await lock.acquire(), true)
+      // b waits for all four at once: none of the waits may block the others or b's heartbeat.
+      const waits = names.map(async (name) => { const lock = b.getLock(name); await lock.acquire({ blocking: 10_000 }); return lock })
+      const free = b.getLock('m-free')
+      assert.equal(await free.acquire({ blocking: 1000 }), true, 'an uncontended lock is not stuck behind waiting ones')
+      await free.release()
+      const connections = await query<{ n: string }>(server.url, "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'locksmith'")
+      assert.equal(connections[0]?.n, '2')
+      for (const lock of held.reverse()) await lock.release()
+      for (const lock of await Promise.all(waits)) {
+        assert.equal(lock.acquired, true)
+        await lock.release()
+      }
+    })
+
+    it('wakes a waiter by NOTIFY, not by the poll', async () => {
+      // The poll interval is the heartbeat: 10 s here. NOTIFY wakes at once.
+      const slow = { leaseTtl: 60_000, heartbeat: 10_000 }
+      await using a = new Coordinator(server.url, slow)
+      await using b = new Coordinator(server.url, slow)
+      await a.start()
+      await b.start()
+      const held = a.getLock('notify')
+      await held.acquire()
+      const waiter = b.getLock('notify')
+      const waiting = waiter.acquire({ blocking: 5000 })
+      await sleep(100)
+      await held.release()
+      assert.equal(await waiting, true)
+      await waiter.release()
+    })
+
+    it('keeps fencing tokens in a table, updated with the grant', async () => {
+      await using a = new Coordinator(server.url, lease)
+      await a.start()
+      const lock = a.getLock('table')
+      await lock.acquire()
+      const rows = await query<{ token: string }>(server.url, 'SELECT token::text FROM locksmith_fencing WHERE name = $1', ['table'])
+      assert.equal(Number(rows[0]?.token), lock.fencingToken)
+      await lock.release()
+    })
+  })
+
+  describe('postgresql: faults', () => {
+    it('kill the server while a lock is held: lost at once, backoff schedule, higher token after restart', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      const events: Array<ReconnectingEvent & { at: number }> = []
+      holder.on('reconnecting', (event) => events.push({ ...event, at: Date.now() }))
+      await holder.start()
+      const reconnected = new Promise<void>((resolve) => holder.once('connected', resolve))
+      const lock = holder.getLock('fault')
+      await lock.acquire()
+      const token = lock.fencingToken as number
+      const lost = new Promise<void>((resolve) => lock.signal.addEventListener('abort', () => resolve(), { once: true }))
+      await server.kill()
+      await lost // the session, and its advisory locks, died with the server
+      assert.ok(lock.signal.reason instanceof LockLostError)
+      assert.equal(lock.acquired, false)
+      await sleep(600)
+      await server.restart()
+      await reconnected
+      assert.ok(events.length >= 3, `${events.length} reconnect attempts`)
+      events.forEach((event, index) => {
+        assert.equal(event.attempt, index + 1)
+        const base = backoffBase(event.attempt, lease.initialReconnectBackoff, lease.maxReconnectBackoff)
+        assert.ok(event.delay <= base && event.delay >= Math.max(lease.initialReconnectBackoff, base / 2) - 1, `attempt ${event.attempt}: ${event.delay} ms, base ${base}`)
+        const next = events[index + 1]
+        if (next !== undefined) assert.ok(next.at - event.at >= event.delay - 5)
+      })
+      await using other = new Coordinator(server.url, lease)
+      await other.start()
+      const successor = other.getLock('fault')
+      assert.equal(await successor.acquire({ blocking: 5000 }), true)
+      assert.ok((successor.fencingToken as number) > token)
+      // The reconnected holder can take locks again.
+      const again = holder.getLock('fault-2')
+      assert.equal(await again.acquire({ blocking: 5000 }), true)
+      await again.release()
+      await successor.release()
+    })
+
+    it('a holder paused past its lease loses its session and lock; the resumed holder learns it', async () => {
+      const paused = await Member.start(server.url, lease)
+      try {
+        const held = await paused.ok('acquire', { name: 'paused' })
+        paused.pause()
+        await using other = new Coordinator(server.url, lease)
+        await other.start()
+        const successor = other.getLock('paused')
+        // idle_session_timeout ends the paused member's session; the poll finds the lock free.
+        assert.equal(await successor.acquire({ blocking: 15_000 }), true)
+        assert.ok((successor.fencingToken as number) > (held.token as number))
+        paused.resume()
+        const signal = await paused.waitFor('signal', (e) => e.name === 'paused')
+        assert.equal(signal.code, 'ERR_LOCK_LOST')
+        const owner = await paused.ok('owner', { name: 'paused' })
+        assert.equal(owner.owner, false)
+        assert.equal((await paused.ok('release', { name: 'paused' })).released, false)
+        assert.equal(await successor.isStillOwner(), true)
+        await successor.release()
+      } finally {
+        paused.resume()
+        await paused.kill()
+      }
+    })
+  })
+})

@@ -1,0 +1,181 @@
+// The redis:// backend against a real redis-server started for this file:
+// conformance, lease renewal and loss, notifications, and faults (server
+// killed and restarted, holder paused past its lease).
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import { backoffBase } from '../lib/coordination/backoff'
+import { Coordinator, LockLostError, type DistributedLock, type ReconnectingEvent } from '../lib/index'
+import { conformance, Member } from './coordination-suite'
+import { sleep } from './helpers'
+import { redisCheck, RedisServer } from './servers'
+
+const { skip } = redisCheck()
+const lease = { leaseTtl: 1500, heartbeat: 250, initialReconnectBackoff: 50, maxReconnectBackoff: 400 }
+
+describe('redis', { skip }, () => {
+  let server: RedisServer
+  before(async () => { server = await RedisServer.start() })
+  after(async () => { await server?.stop() })
+
+  conformance('redis', { url: () => server.url, options: { ...lease, prefix: 'app-' }, crashRecovery: 10_000 })
+
+  describe('redis: leases', () => {
+    it('renews a lease for as long as the holder lives', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      await holder.start()
+      const lock = holder.getLock('renewed')
+      await lock.acquire()
+      await sleep(lease.leaseTtl * 2.5)
+      assert.equal(lock.acquired, true)
+      assert.equal(await lock.isStillOwner(), true)
+      await using other = new Coordinator(server.url, lease)
+      await other.start()
+      assert.equal(await other.getLock('renewed').acquire({ blocking: false }), false)
+      assert.equal(lock.signal.aborted, false)
+      await lock.release()
+    })
+
+    it('reports a lock lost when its key is gone, and never deletes a successor', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      await holder.start()
+      const lost: string[] = []
+      holder.on('lockLost', ({ name, error }) => lost.push(`${name}: ${(error as LockLostError).code}`))
+      const lock = holder.getLock('vanishing')
+      await lock.acquire()
+      const token = lock.fencingToken as number
+      const raw = new Redis(server.port, '127.0.0.1')
+      try {
+        await raw.del('locksmith:lock:vanishing') // an operator, a failover or an eviction
+        await using other = new Coordinator(server.url, lease)
+        await other.start()
+        const successor = other.getLock('vanishing')
+        assert.equal(await successor.acquire({ blocking: false }), true)
+        assert.ok((successor.fencingToken as number) > token)
+        // The next heartbeat finds the key is someone else's.
+        await new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }))
+        assert.ok(lock.signal.reason instanceof LockLostError)
+        assert.equal(lock.acquired, false)
+        assert.equal(await lock.isStillOwner(), false)
+        assert.deepEqual(lost, ['vanishing: ERR_LOCK_LOST'])
+        assert.equal(await lock.release(), false)
+        assert.equal(await successor.isStillOwner(), true, 'the old holder must not delete the new one')
+        await successor.release()
+      } finally {
+        raw.disconnect()
+      }
+    })
+
+    it('wakes a waiter by notification, not by the poll bound', async () => {
+      // With a 30 s lease a poll would sleep for up to 30 s; the release message wakes at once.
+      const long = { leaseTtl: 30_000, heartbeat: 1000 }
+      await using a = new Coordinator(server.url, long)
+      await using b = new Coordinator(server.url, long)
+      await a.start()
+      await b.start()
+      const held = a.getLock('notify')
+      await held.acquire()
+      const waiter = b.getLock('notify')
+      const waiting = waiter.acquire({ blocking: 10_000 })
+      await sleep(100)
+      await held.release()
+      assert.equal(await waiting, true)
+      await waiter.release()
+    })
+  })
+
+  describe('redis: faults', () => {
+    it('kill the server while a lock is held: signal fires, backoff schedule, higher token after restart', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      const events: Array<ReconnectingEvent & { at: number }> = []
+      let disconnectedAt = 0
+      holder.on('disconnected', () => { disconnectedAt = Date.now() })
+      holder.on('reconnecting', (event) => events.push({ ...event, at: Date.now() }))
+      await holder.start()
+      const reconnected = new Promise<void>((resolve) => holder.once('connected', resolve))
+      const lock: DistributedLock = holder.getLock('fault')
+      await lock.acquire()
+      const token = lock.fencingToken as number
+      const lost = new Promise<number>((resolve) => lock.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }))
+      await server.kill()
+      const lostAt = await lost
+      assert.ok(lock.signal.reason instanceof LockLostError)
+      assert.equal(lock.acquired, false)
+      assert.equal(lock.fencingToken, undefined)
+      assert.ok(disconnectedAt > 0)
+      assert.ok(lostAt - disconnectedAt < lease.leaseTtl + 1000, `lost ${lostAt - disconnectedAt} ms after the disconnection`)
+      await sleep(600) // let a few retries fail
+      await server.restart() // no persistence: the server comes back empty
+      await reconnected
+      assert.ok(events.length >= 3, `${events.length} reconnect attempts`)
+      events.forEach((event, index) => {
+        assert.equal(event.attempt, index + 1)
+        const base = backoffBase(event.attempt, lease.initialReconnectBackoff, lease.maxReconnectBackoff)
+        assert.ok(event.delay <= base && event.delay >= Math.max(lease.initialReconnectBackoff, base / 2) - 1, `attempt ${event.attempt}: ${event.delay} ms, base ${base}`)
+        const next = events[index + 1]
+        if (next !== undefined) assert.ok(next.at - event.at >= event.delay - 5, `attempt ${next.attempt} came ${next.at - event.at} ms after a ${event.delay} ms delay`)
+      })
+      assert.equal(events.at(-1)?.delay !== undefined && events.some((e) => e.delay > lease.initialReconnectBackoff * 2), true, 'the delays grow')
+      await using other = new Coordinator(server.url, lease)
+      await other.start()
+      const successor = other.getLock('fault')
+      assert.equal(await successor.acquire({ blocking: false }), true)
+      assert.ok((successor.fencingToken as number) > token, `token ${String(successor.fencingToken)} after ${token} across a server that lost its data`)
+      assert.equal(await lock.isStillOwner(), false)
+      assert.equal(await holder.getLock('fault').acquire({ blocking: false }), false)
+      await successor.release()
+    })
+
+    it('a lease that survives a short outage is kept, never silently assumed', async () => {
+      const durable = await RedisServer.start({ appendonly: true })
+      try {
+        const options = { ...lease, leaseTtl: 6000, heartbeat: 500 }
+        await using holder = new Coordinator(durable.url, options)
+        const reconnected = new Promise<void>((resolve) => holder.on('disconnected', () => holder.once('connected', resolve)))
+        await holder.start()
+        const lock = holder.getLock('survivor')
+        await lock.acquire()
+        const token = lock.fencingToken
+        await durable.restart() // killed (SIGKILL) and back within the lease; the AOF kept the key
+        await reconnected
+        assert.equal(await lock.isStillOwner(), true)
+        assert.equal(lock.acquired, true)
+        assert.equal(lock.signal.aborted, false)
+        assert.equal(lock.fencingToken, token)
+        await using other = new Coordinator(durable.url, options)
+        await other.start()
+        assert.equal(await other.getLock('survivor').acquire({ blocking: false }), false)
+        assert.equal(await lock.release(), true)
+        assert.equal(await other.getLock('survivor').acquire({ blocking: false }), true)
+      } finally {
+        await durable.stop()
+      }
+    })
+
+    it('a holder paused past its lease loses the lock to a member with a higher token, and learns it', async () => {
+      const paused = await Member.start(server.url, lease)
+      try {
+        const held = await paused.ok('acquire', { name: 'paused' })
+        paused.pause()
+        await using other = new Coordinator(server.url, lease)
+        await other.start()
+        const successor = other.getLock('paused')
+        assert.equal(await successor.acquire({ blocking: 10_000 }), true)
+        assert.ok((successor.fencingToken as number) > (held.token as number))
+        paused.resume()
+        const signal = await paused.waitFor('signal', (e) => e.name === 'paused')
+        assert.equal(signal.code, 'ERR_LOCK_LOST')
+        await paused.waitFor('lockLost', (e) => e.name === 'paused')
+        const owner = await paused.ok('owner', { name: 'paused' })
+        assert.equal(owner.owner, false)
+        assert.equal(owner.acquired, false)
+        assert.equal((await paused.ok('release', { name: 'paused' })).released, false)
+        assert.equal(await successor.isStillOwner(), true)
+        await successor.release()
+      } finally {
+        paused.resume()
+        await paused.kill()
+      }
+    })
+  })
+})
