@@ -89,6 +89,7 @@ export class LockFile implements Disposable {
   /** One attempt: true if locked, false if someone else holds a conflicting lock. */
   tryLock (options?: LockRequestOptions): boolean {
     const request = this.#request(options)
+    this.#refuseConversion(request)
     let locked: boolean
     try {
       locked = this.#handle.tryLock(request.id, request.exclusive, request.start, request.length)
@@ -102,6 +103,7 @@ export class LockFile implements Disposable {
   /** Waits on this thread until locked (or `timeout` ms pass: LockTimeoutError). */
   lockSync (options?: Omit<LockWaitOptions, 'signal'>): void {
     const request = this.#request(options)
+    this.#refuseConversion(request)
     const timeout = validateTimeout(options?.timeout, 'options.timeout')
     let locked: boolean
     try {
@@ -199,6 +201,14 @@ export class LockFile implements Disposable {
 
   [Symbol.dispose] (): void {
     if (!this.#closed) this.close()
+  }
+
+  // LockFileEx cannot convert a lock: locking a range this handle holds again
+  // would be refused, or wait for itself for ever. Say so instead.
+  #refuseConversion (request: Request): void {
+    if (request.id === BACKEND_IDS.windows && this.#held.has(request.key)) {
+      throw new LockError('ERR_LOCK_CONVERSION', `Windows locks cannot be converted; unlock first: ${this.path}`, this.path)
+    }
   }
 
   #request (options: LockRequestOptions | undefined): Request {

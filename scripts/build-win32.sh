@@ -31,7 +31,7 @@ fi
 headers=$(node -p "require('node-api-headers').include_dir")
 def=$(node -p "require('path').join(require.resolve('node-api-headers/package.json'), '..', 'def', 'node_api.def')")
 addon_api=$(node -p "require('node-addon-api').include_dir")
-hash=$(node scripts/source-hash.js)
+hash=$(node scripts/source-hash.js win32)
 
 work=build/win32-x64
 mkdir -p "$work" prebuilds/win32-x64

@@ -19,6 +19,12 @@
 namespace locksmith {
 namespace {
 
+#ifdef _WIN32
+constexpr const char* kThreadSyscall = "CreateThread";
+#else
+constexpr const char* kThreadSyscall = "pthread_create";
+#endif
+
 const char* ErrorName(int error) {
   switch (error) {
 #define LOCKSMITH_ERRNO(name) \
@@ -259,7 +265,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     int error = pending->waiter->Start();
     if (error != 0) {
       pending->completion.Release();
-      throw SystemError(env, error, "pthread_create", path_);
+      throw SystemError(env, error, kThreadSyscall, path_);
     }
     pending->handle = this;
     pending_ = pending;

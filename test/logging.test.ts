@@ -43,7 +43,8 @@ describe('logging', () => {
     test(`${name}=${value} logs acquired, waiting, timed out, busy and released with prefix, path, mode and pid`, () => {
       const output = stderrWith({ [name]: value })
       const path = join(dir, 'log.lock')
-      assert.match(output, new RegExp(`LOCKSMITH \\d+: job: acquired exclusive lock on ${path} \\(pid \\d+\\)`))
+      const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      assert.match(output, new RegExp(`LOCKSMITH \\d+: job: acquired exclusive lock on ${escaped} \\(pid \\d+\\)`))
       assert.match(output, /waiting exclusive lock on/)
       assert.match(output, /timed out exclusive lock on .* after \d+\.\d ms/)
       assert.match(output, /busy exclusive lock on/)

@@ -4,7 +4,7 @@
 // leaks nothing, and long runs stay flat.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, symlinkSync, chmodSync, existsSync } from 'node:fs'
+import { mkdirSync, symlinkSync, chmodSync, existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
@@ -13,13 +13,19 @@ import { native, packageRoot } from '../lib/native'
 import { flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, threadCount } from './helpers'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { sourceHash } = require(join(packageRoot, 'scripts', 'source-hash.js')) as { sourceHash: () => string }
+const { sourceHash, ALL_FILES } = require(join(packageRoot, 'scripts', 'source-hash.js')) as { sourceHash: () => string, ALL_FILES: string[] }
 
 const dir = tempDir()
 let counter = 0
 const newPath = (): string => join(dir, `native-${++counter}.lock`)
 
 describe('prebuilds', () => {
+  test('the source hash covers every native source file', () => {
+    for (const file of readdirSync(join(packageRoot, 'src'))) {
+      assert.ok(ALL_FILES.includes(`src/${file}`), `src/${file} is not in scripts/source-hash.js`)
+    }
+  })
+
   test('the loaded addon was built from the sources in this tree', () => {
     assert.equal(native.sourceHash, sourceHash(), 'rebuild the addon and prebuilds/ (npm run prebuilds)')
   })
