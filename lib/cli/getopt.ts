@@ -9,6 +9,8 @@ export interface OptionSpec {
   short?: string
   long?: string[]
   argument?: boolean
+  /** Only the full spelling matches (keeps flock(1)'s own abbreviations unambiguous). */
+  exact?: boolean
 }
 
 export interface ParsedOption {
@@ -82,7 +84,7 @@ export function getopt (argv: readonly string[], specs: readonly OptionSpec[]): 
 function findLong (specs: readonly OptionSpec[], written: string): OptionSpec {
   const exact = specs.find((s) => s.long?.includes(written) === true)
   if (exact !== undefined) return exact
-  const candidates = specs.filter((s) => s.long?.some((l) => l.startsWith(written)) === true)
+  const candidates = specs.filter((s) => s.exact !== true && s.long?.some((l) => l.startsWith(written)) === true)
   if (written.length > 0 && candidates.length === 1) return candidates[0] as OptionSpec
   if (candidates.length > 1 && written.length > 0) {
     const names = candidates.flatMap((s) => (s.long ?? []).filter((l) => l.startsWith(written))).map((l) => `'--${l}'`)

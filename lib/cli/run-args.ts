@@ -33,7 +33,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'nonblock', short: 'n', long: ['nonblock', 'nonblocking', 'nb'] },
   { name: 'timeout', short: 'w', long: ['timeout', 'wait'], argument: true },
   { name: 'conflict-exit-code', short: 'E', long: ['conflict-exit-code'], argument: true },
-  { name: 'timeout-exit-code', long: ['timeout-exit-code'], argument: true },
+  { name: 'timeout-exit-code', long: ['timeout-exit-code'], argument: true, exact: true },
   { name: 'close', short: 'o', long: ['close'] },
   { name: 'no-fork', short: 'F', long: ['no-fork'] },
   { name: 'verbose', long: ['verbose'] },

@@ -3,11 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { LOCK_PATH_ENV } from '../lockpath'
 import { runChild } from './child'
 import { EXIT, spawnExitCode } from './exit-codes'
 import { reason, warn } from './output'
-
-export const LOCK_PATH_VARIABLE = 'LOCKSMITH_LOCK_PATH'
 
 export async function wrapper (command: string[]): Promise<number> {
   let dir: string
@@ -20,7 +19,7 @@ export async function wrapper (command: string[]): Promise<number> {
   const remove = (): void => rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
   process.once('exit', remove) // also on an exception or process.exit() elsewhere
   try {
-    const end = await runChild({ command, env: { ...process.env, [LOCK_PATH_VARIABLE]: dir } })
+    const end = await runChild({ command, env: { ...process.env, [LOCK_PATH_ENV]: dir } })
     if (end.kind === 'failed') {
       warn(`failed to execute ${command[0] ?? ''}: ${reason(end.error)}`)
       return spawnExitCode(end.error)
