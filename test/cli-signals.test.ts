@@ -1,0 +1,79 @@
+// Signals reach the command through locksmith; its end decides locksmith's
+// exit status; the lock is gone when it ends.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { flockCommandCanLock, isLinux, tempDir } from './helpers'
+import { alive, CHILD, Running } from './fixtures/cli-helpers'
+
+const haveFlock = isLinux && spawnSync('flock', ['--version']).status === 0
+const dir = tempDir('locksmith-cli-signals-')
+let n = 0
+const fresh = (): string => join(dir, `lock-${++n}`)
+
+describe('signals', { skip: !haveFlock && 'needs Linux and util-linux flock(1)' }, () => {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`${signal} is forwarded to the command, whose status locksmith exits with`, async () => {
+      const path = fresh()
+      const running = new Running('locksmith', [path, process.execPath, CHILD, '--trap', signal, '--exit-code', '42'])
+      const child = await running.childPid()
+      running.kill(signal)
+      assert.equal(await running.line('got '), `got ${signal}`)
+      assert.deepEqual(await running.exit(), { code: 42, signal: null })
+      assert.equal(alive(child), false)
+      assert.equal(flockCommandCanLock(path), true, 'released when the command ended')
+    })
+  }
+
+  it('a command killed by a forwarded signal makes locksmith exit 128+N', async () => {
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+      const path = fresh()
+      const running = new Running('locksmith', [path, process.execPath, CHILD])
+      await running.childPid()
+      running.kill(signal)
+      assert.deepEqual(await running.exit(), { code, signal: null }, signal)
+      assert.equal(flockCommandCanLock(path), true)
+    }
+  })
+
+  it('a command that ignores the signal keeps running, and the lock with it', async () => {
+    const path = fresh()
+    const running = new Running('locksmith', [path, 'sh', '-c', 'trap "echo got TERM" TERM; echo "ready $$"; while :; do sleep 0.05; done'])
+    const child = await running.childPid()
+    running.kill('SIGTERM')
+    await running.line('got TERM')
+    assert.equal(flockCommandCanLock(path), false)
+    assert.equal(running.process.exitCode, null)
+    process.kill(child, 'SIGKILL')
+    assert.deepEqual(await running.exit(), { code: 137, signal: null })
+    // the shell's last `sleep` inherited the descriptor too: the lock ends with it
+    await waitFor(() => flockCommandCanLock(path))
+  })
+
+  it('locksmith killed while waiting for the lock: nothing is run, nothing is held', async () => {
+    const path = fresh()
+    const holder = new Running('flock', [path, process.execPath, CHILD])
+    const holderChild = await holder.childPid()
+    try {
+      const waiting = new Running('locksmith', [path, 'echo', 'ran'])
+      await waitFor(() => spawnSync('grep', ['-c', '->', '/proc/locks']).stdout.toString().trim() !== '0')
+      waiting.kill('SIGTERM')
+      const end = await waiting.exit()
+      assert.equal(end.signal, 'SIGTERM')
+      assert.deepEqual(waiting.lines, [])
+    } finally {
+      process.kill(holderChild, 'SIGTERM')
+      await holder.exit()
+    }
+    assert.equal(flockCommandCanLock(path), true)
+  })
+})
+
+async function waitFor (condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
