@@ -1,6 +1,8 @@
 // The `locksmith` command: a flock(1)-compatible runner, `status` and `wrapper`.
-// The runner, which loads the native addon, is required only when needed, so
-// --help, --version, `status` and `wrapper` work even where the addon cannot load.
+// Each subcommand's modules are required only when it runs: a quicker start,
+// and --help, --version, `status` and `wrapper` work even where the native
+// addon (which only the runner needs) cannot load.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { getopt, UsageError } from './cli/getopt'
@@ -8,10 +10,10 @@ import { EXIT } from './cli/exit-codes'
 import { RUN_HELP, STATUS_HELP, WRAPPER_HELP } from './cli/help'
 import { PROGRAM, reason, warn } from './cli/output'
 import { parseRunArgs } from './cli/run-args'
-import { collectStatus } from './cli/status'
-import { formatJson, formatTable } from './cli/status-format'
-import { wrapper as runWrapped } from './cli/wrapper'
 import type * as RunModule from './cli/run'
+import type * as StatusModule from './cli/status'
+import type * as StatusFormatModule from './cli/status-format'
+import type * as WrapperModule from './cli/wrapper'
 
 function version (): string {
   try {
@@ -32,6 +34,8 @@ async function status (argv: readonly string[]): Promise<number> {
     return EXIT.OK
   }
   const json = options.some((o) => o.name === 'json')
+  const { collectStatus } = require('./cli/status') as typeof StatusModule
+  const { formatJson, formatTable } = require('./cli/status-format') as typeof StatusFormatModule
   let result
   try {
     result = collectStatus({ files: [...operands] })
@@ -53,6 +57,7 @@ async function wrapper (argv: readonly string[]): Promise<number> {
     return EXIT.OK
   }
   if (operands.length === 0) throw new UsageError('wrapper: no command given', true)
+  const { wrapper: runWrapped } = require('./cli/wrapper') as typeof WrapperModule
   return await runWrapped([...operands])
 }
 
@@ -70,7 +75,6 @@ export async function main (argv: readonly string[]): Promise<number> {
       process.stdout.write(`${PROGRAM} ${version()}\n`)
       return EXIT.OK
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { run } = require('./cli/run') as typeof RunModule
     return await run(request)
   } catch (error) {
