@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
 import { Lock, LockBusyError, LockError, LockTimeoutError, withLock } from '../lib/index'
 import { slotCount } from '../lib/slot'
 import { Holder, flockCommandCanLock, isLinux, sleep, tempDir, threadCount } from './helpers'
@@ -165,6 +166,45 @@ describe('Lock in one process', () => {
     } finally {
       await holder.kill()
     }
+  })
+})
+
+describe('Lock across worker threads', () => {
+  test('a Lock in a worker and one in the main thread exclude each other; the worker waits, then gets it', async () => {
+    const path = newPath()
+    const held = await Lock.acquire(path)
+    const worker = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { Lock } = require(workerData.index)
+      ;(async () => {
+        const lock = new Lock(workerData.path)
+        parentPort.postMessage(await lock.acquire({ blocking: false }) ? 'acquired' : 'busy')
+        await lock.block()
+        parentPort.postMessage('acquired after waiting')
+        lock.release()
+        parentPort.postMessage('released')
+      })()
+    `, { eval: true, workerData: { path, index: join(__dirname, '..', 'lib', 'index.js') } })
+    // Queue messages as they come: two can arrive in one turn of the event loop.
+    const messages: string[] = []
+    const waiting: Array<(message: string) => void> = []
+    worker.on('message', (message: string) => {
+      const waiter = waiting.shift()
+      if (waiter !== undefined) waiter(message)
+      else messages.push(message)
+    })
+    const nextMessage = async (): Promise<string> => {
+      const queued = messages.shift()
+      return queued ?? await new Promise<string>((resolve) => waiting.push(resolve))
+    }
+    assert.equal(await nextMessage(), 'busy')
+    await sleep(20)
+    held.release()
+    assert.equal(await nextMessage(), 'acquired after waiting')
+    assert.equal(await nextMessage(), 'released')
+    await worker.terminate()
+    const again = await Lock.acquire(path, { blocking: false })
+    again.release()
   })
 })
 
