@@ -189,6 +189,11 @@ export class Slot {
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     file.lock({ mode, range: this.#options.range, signal: controller.signal }).then(() => {
       this.#kernelWait = undefined
+      if (this.#queue[0] !== head) {
+        // The waiter gave up after the kernel granted the lock: give it back.
+        file.unlock({ range: this.#options.range })
+        return this.#pump()
+      }
       if (!this.#verified(file)) return this.#pump()
       this.#queue.shift()
       this.#grant(head.shared)

@@ -236,6 +236,28 @@ describe('Lock across processes', { skip: !isLinux }, () => {
     assert.equal(flockCommandCanLock(path), true, 'the cancelled waits hold nothing')
   })
 
+  test('abort racing a grant: the Lock either holds it or leaves it free, never stuck', async () => {
+    const path = newPath()
+    for (let round = 0; round < 30; round++) {
+      assert.equal((await holder.send({ cmd: 'acquire', path })).event, 'acquired')
+      const controller = new AbortController()
+      const lock = new Lock(path, { signal: controller.signal })
+      const outcome = lock.acquire().then(() => true, () => false)
+      await sleep(2)
+      holder.post({ cmd: 'release' })
+      await sleep(round % 3)
+      controller.abort()
+      const got = await outcome
+      await holder.next()
+      assert.equal(lock.acquired, got)
+      assert.equal(flockCommandCanLock(path), !got, `round ${round}`)
+      lock.release()
+      const next = new Lock(path)
+      assert.equal(next.tryAcquire(), true, `round ${round}: the slot must not be left held by nobody`)
+      next.release()
+    }
+  })
+
   test('a waiter in another process gets the lock when this one releases', async () => {
     const path = newPath()
     const lock = await Lock.acquire(path)
