@@ -28,9 +28,10 @@ export function inheritedDescriptors (): number[] {
   for (const target of targets.values()) {
     if (target.startsWith('pipe:')) pipeEnds.set(target, (pipeEnds.get(target) ?? 0) + 1)
   }
+  const ipc = Number(process.env.NODE_CHANNEL_FD) // Node's own IPC channel, if locksmith was forked
   const found: number[] = []
   for (const [fd, target] of targets) {
-    if (fd < 3 || fd > LIBUV_CLOEXEC_LIMIT) continue
+    if (fd < 3 || fd > LIBUV_CLOEXEC_LIMIT || fd === ipc) continue
     if (target.startsWith('anon_inode:')) continue
     if (target.startsWith('/proc/') && target.endsWith('/fd')) continue // the directory being listed
     if (target.startsWith('pipe:') && (pipeEnds.get(target) ?? 0) > 1) continue

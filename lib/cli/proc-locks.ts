@@ -58,8 +58,8 @@ export function sameLock (a: ProcLock, b: ProcLock): boolean {
 
 /** Splits a stat() st_dev (glibc encoding) into the major and minor /proc/locks shows. */
 export function splitDevice (dev: bigint): { major: number, minor: number } {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn)
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n)
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n)
   return { major: Number(major), minor: Number(minor) }
 }
 
