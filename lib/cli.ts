@@ -34,13 +34,17 @@ async function status (argv: readonly string[]): Promise<number> {
     return EXIT.OK
   }
   const json = options.some((o) => o.name === 'json')
+  if (process.platform !== 'linux') {
+    warn(`status reads the Linux lock table /proc/locks, which ${process.platform} does not have`)
+    return EXIT.UNAVAILABLE
+  }
   const { collectStatus } = require('./cli/status') as typeof StatusModule
   const { formatJson, formatTable } = require('./cli/status-format') as typeof StatusFormatModule
   let result
   try {
     result = collectStatus({ files: [...operands] })
   } catch (error) {
-    warn(`cannot read the lock table /proc/locks: ${reason(error)}${process.platform === 'linux' ? '' : ` (status needs Linux; this is ${process.platform})`}`)
+    warn(`cannot read the lock table /proc/locks: ${reason(error)}`)
     return EXIT.UNAVAILABLE
   }
   for (const error of result.errors) warn(`${error.path}: ${reason(error)}`)
