@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { flockCommandCanLock, isLinux, tempDir } from './helpers'
-import { alive, CHILD, Running } from './fixtures/cli-helpers'
+import { alive, BIN, CHILD, Running } from './fixtures/cli-helpers'
 
 const haveFlock = isLinux && spawnSync('flock', ['--version']).status === 0
 const dir = tempDir('locksmith-cli-signals-')
@@ -49,6 +49,37 @@ describe('signals', { skip: !haveFlock && 'needs Linux and util-linux flock(1)' 
     assert.deepEqual(await running.exit(), { code: 137, signal: null })
     // the shell's last `sleep` inherited the descriptor too: the lock ends with it
     await waitFor(() => flockCommandCanLock(path))
+  })
+
+  it('Ctrl-C at a terminal reaches the command once, not twice (as under flock(1))', () => {
+    // A pseudo-terminal whose foreground job is the tool; ^C is typed on it.
+    const pty = [
+      'import os, pty, select, signal, sys, time',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      '    os.execvp(sys.argv[1], sys.argv[1:])',
+      'out = b""',
+      'def read_until(done, limit):',
+      '    global out',
+      '    end = time.time() + limit',
+      '    while time.time() < end and not done(out):',
+      '        if select.select([fd], [], [], 0.05)[0]:',
+      '            try: out += os.read(fd, 4096)',
+      '            except OSError: return',
+      'read_until(lambda o: b"ready" in o, 20)',
+      'os.write(fd, b"\\x03")',
+      'read_until(lambda o: False, 1.0)',
+      'os.kill(pid, signal.SIGKILL)',
+      'sys.stdout.write(out.decode(errors="replace"))'
+    ].join('\n')
+    const command = [process.execPath, '-e', "process.on('SIGHUP', () => {}); process.on('SIGINT', () => console.log('got SIGINT')); console.log('ready'); setTimeout(() => {}, 5000)"]
+    for (const tool of ['flock', 'locksmith'] as const) {
+      const path = fresh()
+      const argv = tool === 'flock' ? ['flock', path, ...command] : [process.execPath, BIN, path, ...command]
+      const r = spawnSync('python3', ['-c', pty, ...argv], { encoding: 'utf8', timeout: 60_000 })
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout.split('got SIGINT').length - 1, 1, `${tool}: ${r.stdout}`)
+    }
   })
 
   it('locksmith killed while waiting for the lock: nothing is run, nothing is held', async () => {
