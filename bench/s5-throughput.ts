@@ -1,0 +1,120 @@
+// Scenario 5: contended throughput. Four processes increment one counter file
+// under the lock for a fixed time: total increments per second, how evenly the
+// four shared them, the longest any one of them waited, and whether the counter
+// agrees with the increments counted (mutual exclusion held).
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CONTENDERS, type Contender } from './adapters'
+import { startAgents } from './agents'
+import { runBaselineAsync } from './baseline'
+import { nowNs } from './clock'
+import type { Context } from './context'
+import { progress } from './progress'
+import { peerInfo } from './peers'
+import { computeRatios, type Row, type ScenarioResult } from './results'
+
+const PROCESSES = 4
+
+interface Outcome { ops: number[], maxWaitNs: number[], stillWaiting: number }
+
+function toRow (id: string, label: string, outcome: Outcome, seconds: number, counter: number, note: string): Row {
+  const total = outcome.ops.reduce((a, b) => a + b, 0)
+  const shares = outcome.ops.map((ops) => total === 0 ? 0 : ops / total)
+  // Jain's fairness index: 1 when all four got the same number of turns, 1/4 when one got them all.
+  const squares = outcome.ops.reduce((sum, ops) => sum + ops * ops, 0)
+  const jain = squares === 0 ? 0 : (total * total) / (PROCESSES * squares)
+  return {
+    id,
+    label,
+    status: 'ok',
+    median: total / seconds,
+    metrics: {
+      totalOps: total,
+      perProcess: outcome.ops.join(' / '),
+      minShare: Math.min(...shares),
+      maxShare: Math.max(...shares),
+      fairness: jain,
+      maxWaitMs: Math.max(...outcome.maxWaitNs) / 1e6,
+      stillWaitingAtEnd: outcome.stillWaiting,
+      counterOk: counter === total
+    },
+    note
+  }
+}
+
+async function runAgents (c: Contender, lockPath: string, counterPath: string, durationMs: number): Promise<Outcome> {
+  const agents = await startAgents(PROCESSES, c.id, lockPath)
+  try {
+    const start = nowNs() + 200e6
+    const end = start + durationMs * 1e6
+    const replies = await Promise.all(agents.map((agent) => agent.send({ cmd: 'counter', counter: counterPath, start, end }, durationMs + 30_000)))
+    return {
+      ops: replies.map((r) => r.ops as number),
+      maxWaitNs: replies.map((r) => r.maxWait as number),
+      stillWaiting: replies.filter((r) => r.stillWaiting === true).length
+    }
+  } finally {
+    await Promise.all(agents.map((agent) => agent.kill()))
+  }
+}
+
+async function runC (lockPath: string, counterPath: string, durationMs: number): Promise<Outcome> {
+  const start = nowNs() + 100e6
+  const end = start + durationMs * 1e6
+  const outputs = await Promise.all(Array.from({ length: PROCESSES }, () =>
+    runBaselineAsync(['counter', 'flock', lockPath, counterPath, String(start), String(end)], durationMs + 30_000)))
+  return { ops: outputs.map((o) => o[0] as number), maxWaitNs: outputs.map((o) => o[1] as number), stillWaiting: 0 }
+}
+
+export async function scenario5 (context: Context): Promise<ScenarioResult> {
+  const dir = context.dir('s5')
+  const durationMs = context.quick ? 300 : 3000
+  const started = Date.now()
+  const rows: Row[] = []
+  const counterFile = (id: string): string => {
+    const path = join(dir, `${id}.counter`)
+    writeFileSync(path, '0')
+    return path
+  }
+  const readCounter = (path: string): number => Number.parseInt(readFileSync(path, 'utf8'), 10)
+  for (const c of CONTENDERS) {
+    const info = c.peer === undefined ? undefined : peerInfo(c.peer)
+    if (info !== undefined && !info.available) {
+      rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
+      continue
+    }
+    progress(`5 throughput: ${c.label} (${PROCESSES} processes, ${durationMs} ms)`)
+    const counter = counterFile(c.id)
+    try {
+      const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
+      rows.push(toRow(c.id, c.label, outcome, durationMs / 1000, readCounter(counter), c.waits))
+    } catch (error) {
+      rows.push({ id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
+    }
+  }
+  const cLabel = `${PROCESSES} C processes (blocking flock)`
+  if (context.baseline.path === undefined) {
+    rows.push({ id: 'c-flock', label: cLabel, status: 'unavailable', reason: context.baseline.reason })
+  } else {
+    progress(`5 throughput: ${cLabel}`)
+    const counter = counterFile('c-flock')
+    try {
+      const outcome = await runC(join(dir, 'c.lock'), counter, durationMs)
+      rows.push(toRow('c-flock', cLabel, outcome, durationMs / 1000, readCounter(counter), 'flock(2) and pread/pwrite'))
+    } catch (error) {
+      rows.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
+    }
+  }
+  const result: ScenarioResult = {
+    id: 's5',
+    title: `contended throughput: ${PROCESSES} processes incrementing a shared counter file`,
+    measures: 'increments per second by all processes together (read, add one, write, under the lock)',
+    unit: 'ops/s',
+    reference: 'locksmith',
+    rows,
+    settings: { processes: PROCESSES, durationMs },
+    durationMs: Date.now() - started
+  }
+  computeRatios(result)
+  return result
+}

@@ -1,0 +1,94 @@
+// The performance locksmith must show, checked against one run's medians.
+import { duration, ms, ratio } from './format'
+import { rowOf, type Results, type ScenarioResult, type Target } from './results'
+
+const MAX_EXTRA_THREADS = 4
+
+function scenario (results: Pick<Results, 'scenarios'>, id: string): ScenarioResult | undefined {
+  return results.scenarios.find((s) => s.id === id)
+}
+
+function missing (scenarioId: string, text: string, what: string): Target {
+  return { scenario: scenarioId, text, met: null, detail: `not measured: ${what}` }
+}
+
+export function checkTargets (results: Pick<Results, 'scenarios'>): Target[] {
+  const targets: Target[] = []
+  const s1 = scenario(results, 's1')
+  if (s1 !== undefined) {
+    const me = rowOf(s1, 'locksmith')
+    const c = rowOf(s1, 'c-flock')
+    let text = 'within 1.5× of the C baseline'
+    if (me?.median === undefined || c?.median === undefined) targets.push(missing('s1', text, 'locksmith or C row'))
+    else {
+      const r = me.median / c.median
+      targets.push({ scenario: 's1', text, met: r <= 1.5, detail: `locksmith ${duration(me.median)} vs C flock ${duration(c.median)}: ${ratio(r)}` })
+    }
+    text = 'no slower than the fastest native peer'
+    const peers = ['fs-native-extensions', 'fs-ext'].map((id) => rowOf(s1, id)).filter((r) => r?.median !== undefined)
+    const fastest = peers.sort((a, b) => (a?.median as number) - (b?.median as number))[0]
+    if (me?.median === undefined || fastest?.median === undefined) targets.push(missing('s1', text, 'no native peer loaded'))
+    else {
+      const r = me.median / fastest.median
+      targets.push({ scenario: 's1', text, met: r <= 1, detail: `locksmith ${duration(me.median)} vs ${fastest.label} ${duration(fastest.median)}: ${ratio(r)} its time` })
+    }
+  }
+  const s2 = scenario(results, 's2')
+  if (s2 !== undefined) {
+    const text = 'at least 20× faster than proper-lockfile'
+    const me = rowOf(s2, 'locksmith')
+    // The faster of proper-lockfile's two natural usages.
+    const peer = ['proper-lockfile-sync', 'proper-lockfile'].map((id) => rowOf(s2, id)).filter((r) => r?.median !== undefined)
+      .sort((a, b) => (a?.median as number) - (b?.median as number))[0]
+    if (me?.median === undefined || peer?.median === undefined) targets.push(missing('s2', text, 'locksmith or proper-lockfile row'))
+    else {
+      const r = peer.median / me.median
+      targets.push({ scenario: 's2', text, met: r >= 20, detail: `${peer.label} ${duration(peer.median)} vs locksmith ${duration(me.median)}: ${ratio(r)} faster` })
+    }
+  }
+  const s3 = scenario(results, 's3')
+  if (s3 !== undefined) {
+    const text = 'at least 3× faster than fs-native-extensions waitForLock'
+    const me = rowOf(s3, 'locksmith')
+    const peer = rowOf(s3, 'fs-native-extensions')
+    if (me?.median === undefined || peer?.median === undefined) targets.push(missing('s3', text, 'locksmith or fs-native-extensions row'))
+    else {
+      const r = peer.median / me.median
+      targets.push({ scenario: 's3', text, met: r >= 3, detail: `waitForLock ${duration(peer.median)} vs locksmith ${duration(me.median)}: ${ratio(r)} faster` })
+    }
+  }
+  const s4 = scenario(results, 's4')
+  if (s4 !== undefined) {
+    const me = rowOf(s4, 'locksmith')
+    const c = rowOf(s4, 'c-flock')
+    let text = 'p50 within 2× of two C processes'
+    if (me?.median === undefined || c?.median === undefined) targets.push(missing('s4', text, 'locksmith or C row'))
+    else {
+      const r = me.median / c.median
+      targets.push({ scenario: 's4', text, met: r <= 2, detail: `locksmith p50 ${duration(me.median)} vs C ${duration(c.median)}: ${ratio(r)}` })
+    }
+    text = 'at least 100× better than proper-lockfile'
+    const peer = rowOf(s4, 'proper-lockfile')
+    if (me?.median === undefined || peer?.median === undefined) targets.push(missing('s4', text, 'locksmith or proper-lockfile row'))
+    else {
+      const r = peer.median / me.median
+      const fast = rowOf(s4, 'proper-lockfile-10ms')
+      const also = fast?.median === undefined ? '' : `; with 10 ms retries ${duration(fast.median)}: ${ratio(fast.median / me.median)}`
+      targets.push({ scenario: 's4', text, met: r >= 100, detail: `proper-lockfile p50 ${duration(peer.median)} vs locksmith ${duration(me.median)}: ${ratio(r)}${also}` })
+    }
+  }
+  const s6 = scenario(results, 's6')
+  if (s6 !== undefined) {
+    const me = s6.rows.find((row) => row.id === 'locksmith' && row.metrics !== undefined)
+    let text = `native threads bounded by a small constant (at most ${MAX_EXTRA_THREADS} more than idle)`
+    const extra = me?.metrics?.extraThreads
+    if (typeof extra !== 'number') targets.push(missing('s6', text, 'locksmith row'))
+    else targets.push({ scenario: 's6', text, met: extra <= MAX_EXTRA_THREADS, detail: `${extra} more threads with 1,000 pending acquires` })
+    text = 'event-loop delay p99 with 1,000 waiters within 2× of the idle process'
+    const idle = me?.metrics?.idleEventLoopDelayP99Ms
+    const busy = me?.metrics?.waitingEventLoopDelayP99Ms
+    if (typeof idle !== 'number' || typeof busy !== 'number') targets.push(missing('s6', text, 'locksmith row'))
+    else targets.push({ scenario: 's6', text, met: busy <= 2 * idle, detail: `${ms(busy)} waiting vs ${ms(idle)} idle: ${ratio(busy / idle)}` })
+  }
+  return targets
+}
