@@ -2,7 +2,7 @@
 // LOCKSMITH_LOCK_PATH, then a private per-user default) and the file name a
 // lock name maps to (no escaping the directory, distinct names stay distinct).
 import { createHash } from 'node:crypto'
-import { chmodSync, lstatSync, mkdirSync, statSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { invalidArgType, invalidArgValue, UnsafeLockPathError } from './errors'
@@ -53,22 +53,26 @@ export function ensureLockPath (explicit?: string): string {
   const isDefault = explicit === undefined && configuredLockPath === undefined &&
     (process.env[LOCK_PATH_ENV] ?? '') === ''
   if (!isDefault) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // One stat in the common case (the directory is there); no exception thrown for it.
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) mkdirSync(dir, { recursive: true, mode: 0o700 })
     return dir
   }
-  try {
-    mkdirSync(dir, { mode: 0o700 })
-    chmodSync(dir, 0o700) // a umask may have taken bits off; never leave it wider either
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  let stats = lstatSync(dir, { throwIfNoEntry: false })
+  if (stats === undefined) {
+    try {
+      mkdirSync(dir, { mode: 0o700 })
+      chmodSync(dir, 0o700) // a umask may have taken bits off; never leave it wider either
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error // else made meanwhile: check it below
+    }
+    stats = lstatSync(dir)
   }
-  checkPrivate(dir)
+  checkPrivate(dir, stats)
   return dir
 }
 
 /** Refuses a directory another user could tamper with (POSIX; Windows temp dirs are per-user). */
-export function checkPrivate (dir: string): void {
-  const stats = lstatSync(dir)
+export function checkPrivate (dir: string, stats: Stats = lstatSync(dir)): void {
   if (stats.isSymbolicLink()) throw new UnsafeLockPathError(dir, 'it is a symbolic link')
   if (!stats.isDirectory()) throw new UnsafeLockPathError(dir, 'it is not a directory')
   const uid = process.getuid?.()
