@@ -12,6 +12,7 @@
 // file cannot make tokens repeat as long as the clock moves forward.
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { Lock, type AcquireOptions } from '../lock'
 import { lockFileName } from '../lockpath'
 import { acquireSettings } from './options'
@@ -27,7 +28,9 @@ export function nextFileToken (fencePath: string): number {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
-  const token = Math.max(previous + 1, Date.now() * 1000)
+  // Microseconds: a counter file lost or corrupted between two acquisitions in
+  // the same millisecond must still yield a higher token.
+  const token = Math.max(previous + 1, Math.floor((performance.timeOrigin + performance.now()) * 1000))
   // Only the holder writes, so one temporary name suffices; 'wx' refuses a planted symlink.
   const temporary = `${fencePath}.tmp`
   try { unlinkSync(temporary) } catch { /* none left over */ }

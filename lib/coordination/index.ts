@@ -3,6 +3,7 @@
 // leases of held locks alive with a heartbeat, reconnects with exponential
 // backoff when the connection breaks, and reports every lock it can no longer
 // vouch for as lost, never assuming one is still held.
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { CoordinationError, invalidArgType, LockLostError } from '../errors'
@@ -55,6 +56,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   #state: State = 'stopped'
   #lifetime = new AbortController()
   #transition: Promise<void> | undefined
+  /** Owner values are `<member id>/<nonce>:<count>`: unique even when two members share an id. */
+  readonly #ownerNonce = randomBytes(12).toString('base64url')
+  #acquisitions = 0
 
   /**
    * @param url `file:///dir` (default: a private per-user directory), `redis://host:port/db`
@@ -187,11 +191,19 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     }
     const sentAt = performance.now()
     let results: boolean[]
+    // Watchdog: a server that accepts requests but never answers is as good as gone.
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CoordinationError('ERR_COORDINATOR_DISCONNECTED', `No answer from ${this.url} within the lease (${this.#settings.leaseTtl} ms)`)), this.#settings.leaseTtl)
+    })
     try {
-      results = await remote.renew(locks)
+      results = await Promise.race([remote.renew(locks), silent])
     } catch (error) {
-      this.#log(`renewal failed: ${(error as Error).message}`) // the lease timers decide
+      this.#log(`renewal failed: ${(error as Error).message}`) // the lease timers decide about the locks
+      if (error instanceof CoordinationError && this.#state === 'connected') remote.drop(error)
       return
+    } finally {
+      clearTimeout(timer)
     }
     results.forEach((renewed, index) => {
       const { lock, owner } = locks[index] as { lock: LeasedLock, owner: string }
@@ -264,6 +276,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       held: (lock) => { this.#held.add(lock) },
       dropped: (lock) => { this.#held.delete(lock) },
       lost: (lock, error) => this.#emit('lockLost', { name: lock.name, lock, error }),
+      newOwner: () => `${this.memberId}/${this.#ownerNonce}:${++this.#acquisitions}`,
+      debug: this.#logger !== undefined,
       log: (message) => this.#log(message)
     }
   }

@@ -67,6 +67,8 @@ export class PostgresBackend implements RemoteBackend {
   readonly #watches = new Map<string, Set<ChannelWatch>>()
   /** The connection runs one query at a time; requests queue here, in order. */
   #tail: Promise<unknown> = Promise.resolve()
+  /** Ends the current connection as broken (set while connected). */
+  #closed: ((reason?: Error) => void) | undefined
 
   constructor (url: URL, leaseTtl: number, heartbeat: number) {
     this.#url = url.href
@@ -87,16 +89,16 @@ export class PostgresBackend implements RemoteBackend {
     }
     const client = new pg.Client(config)
     let lastError: Error | undefined
-    const closed = (): void => {
+    const closed = (reason?: Error): void => {
       if (this.#client !== client) return // not open yet, or closed on purpose
       void this.#teardown()
-      onClose(lastError ?? new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Connection to the PostgreSQL server closed'))
+      onClose(reason ?? lastError ?? new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Connection to the PostgreSQL server closed'))
     }
     client.on('error', (error: Error) => {
       lastError = error
       closed()
     })
-    client.on('end', closed)
+    client.on('end', () => closed())
     client.on('notification', (message: Notification) => this.#notified(message))
     try {
       await client.connect()
@@ -115,6 +117,12 @@ export class PostgresBackend implements RemoteBackend {
     }
     this.#tail = Promise.resolve()
     this.#client = client
+    this.#closed = closed
+  }
+
+  drop (reason: Error): void {
+    const closed = this.#closed
+    if (closed !== undefined) closed(reason)
   }
 
   async close (): Promise<void> {
@@ -123,27 +131,34 @@ export class PostgresBackend implements RemoteBackend {
 
   async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
     const key = advisoryKey(fullName).toString()
-    let token: string | undefined
-    try {
-      token = (await this.#query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
-    } catch (error) {
-      // The lock may have been granted before the counter update failed: give it back.
-      if (!this.isConnectionError(error)) await this.#query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
-      throw error
-    }
+    const token = await this.#enqueue(async (client) => {
+      // Advisory locks are reentrant within a session: never ask for one this session holds.
+      if (this.#owners.has(key)) return undefined
+      let granted: string | undefined
+      try {
+        granted = (await client.query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
+      } catch (error) {
+        // The lock may have been granted before the counter update failed: give it back.
+        if (!this.isConnectionError(error)) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
+        throw error
+      }
+      if (granted !== undefined) this.#owners.set(key, owner) // inside the queue: the next request sees it
+      return granted
+    })
     if (token === undefined) return { token: undefined, retryAfter: this.pollInterval }
-    this.#owners.set(key, owner)
     return { token: Number(token) }
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
     const key = advisoryKey(fullName).toString()
     if (this.#owners.get(key) !== owner) return false
-    this.#connection()
-    this.#owners.delete(key)
-    const result = await this.#query<{ released: boolean }>(
-      'SELECT pg_advisory_unlock($1::bigint) AS released, pg_notify($2, $1::text)', [key, CHANNEL])
-    return result.rows[0]?.released === true
+    return await this.#enqueue(async (client) => {
+      if (this.#owners.get(key) !== owner) return false
+      this.#owners.delete(key)
+      const result = await client.query<{ released: boolean }>(
+        'SELECT pg_advisory_unlock($1::bigint) AS released, pg_notify($2, $1::text)', [key, CHANNEL])
+      return result.rows[0]?.released === true
+    })
   }
 
   async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
@@ -200,8 +215,13 @@ export class PostgresBackend implements RemoteBackend {
   }
 
   #query<T extends QueryResultRow> (sql: string, values?: unknown[]): Promise<QueryResult<T>> {
+    return this.#enqueue(async (client) => await client.query<T>(sql, values))
+  }
+
+  /** Runs `task` once every earlier request on the connection has finished. */
+  #enqueue<T> (task: (client: Client) => Promise<T>): Promise<T> {
     const client = this.#connection()
-    const run = this.#tail.then(async () => await client.query<T>(sql, values))
+    const run = this.#tail.then(async () => await task(client))
     this.#tail = run.catch(() => {})
     return run
   }
@@ -214,6 +234,7 @@ export class PostgresBackend implements RemoteBackend {
   async #teardown (): Promise<void> {
     const client = this.#client
     this.#client = undefined
+    this.#closed = undefined
     this.#owners.clear()
     // Wake the waiters: they notice the disconnection and wait for the reconnect.
     for (const watches of this.#watches.values()) for (const watch of watches) watch.notify()

@@ -87,6 +87,8 @@ export class RedisBackend implements RemoteBackend {
   #subscriber: Redis | undefined
   /** By lock name: the watches waiting on it. */
   readonly #subscriptions = new Map<string, Subscription>()
+  /** Ends the current connection as broken (set while connected). */
+  #closed: ((reason?: Error) => void) | undefined
 
   constructor (url: URL, leaseTtl: number) {
     this.#url = url.href
@@ -105,7 +107,8 @@ export class RedisBackend implements RemoteBackend {
       maxRetriesPerRequest: 0,
       autoResubscribe: false,
       connectTimeout: Math.min(10_000, Math.max(1000, this.lease)),
-      commandTimeout: Math.max(1000, this.lease),
+      // No commandTimeout: it costs a timer per command. A server that stops
+      // answering is caught by the heartbeat watchdog (drop()).
       connectionName: 'locksmith'
     }
     const commands = new client.Redis(this.#url, options)
@@ -114,30 +117,43 @@ export class RedisBackend implements RemoteBackend {
     commands.defineCommand('locksmithRelease', { numberOfKeys: 1, lua: RELEASE })
     commands.defineCommand('locksmithRenew', { numberOfKeys: 1, lua: RENEW })
     let lastError: Error | undefined
-    const closed = (): void => {
+    const closed = (reason?: Error): void => {
       if (this.#commands !== commands) return // not open yet, or closed on purpose
       this.#teardown()
-      onClose(lastError ?? new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Connection to the Redis server closed'))
+      onClose(reason ?? lastError ?? new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Connection to the Redis server closed'))
     }
     for (const connection of [commands, subscriber]) {
       connection.on('error', (error: Error) => { lastError = error })
-      connection.on('close', closed)
+      connection.on('close', () => closed())
     }
     subscriber.on('message', (channel: string, message: string) => this.#message(channel, message))
+    // ioredis's connectTimeout covers the TCP handshake only; a server that
+    // accepts and then never answers must not stall the reconnect loop.
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CoordinationError('ERR_COORDINATOR_CONNECT', `No answer from the Redis server within ${options.connectTimeout as number} ms`)), options.connectTimeout)
+    })
     try {
-      await commands.connect()
-      await subscriber.connect()
+      await Promise.race([Promise.all([commands.connect(), subscriber.connect()]), silent])
     } catch (error) {
       commands.disconnect()
       subscriber.disconnect()
       throw error
+    } finally {
+      clearTimeout(timer)
     }
     this.#commands = commands
     this.#subscriber = subscriber
+    this.#closed = closed
   }
 
   async close (): Promise<void> {
     this.#teardown()
+  }
+
+  drop (reason: Error): void {
+    const closed = this.#closed
+    if (closed !== undefined) closed(reason)
   }
 
   async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
@@ -236,6 +252,7 @@ export class RedisBackend implements RemoteBackend {
     const subscriber = this.#subscriber
     this.#commands = undefined
     this.#subscriber = undefined
+    this.#closed = undefined
     // Wake the waiters: they notice the disconnection and wait for the reconnect.
     for (const subscription of this.#subscriptions.values()) for (const watch of subscription.watches) watch.notify()
     this.#subscriptions.clear()

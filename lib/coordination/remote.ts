@@ -3,22 +3,33 @@
 // confirmation's send time plus the lease (minus a drift margin); a timer
 // declares it lost the moment that passes unconfirmed, so `acquired` is never
 // true on a lease nobody can vouch for.
-import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { CoordinationError, LockLostError, LockTimeoutError } from '../errors'
 import type { AcquireOptions } from '../lock'
 import type { Gate } from './gate'
 import { acquireSettings, alreadyHeld, alreadyPending } from './options'
 import { sleep, WaitScope } from './scope'
-import { kConfirm, kLose, kOwner, kShutdown, noop, type LeasedLock, type RemoteBackend, type Session, type Watch } from './session'
+import { kConfirm, kLose, kOwner, kShutdown, noop, type LeasedLock, type RemoteBackend, type Session, type TryResult, type Watch } from './session'
 
 /** Clock drift and scheduling slack subtracted from every lease (as Redlock does). */
 function driftMargin (lease: number): number {
   return Math.ceil(lease * 0.01) + 2
 }
 
-function newOwner (memberId: string): string {
-  return `${memberId}/${randomBytes(9).toString('base64url')}`
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then((value) => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(value)
+    }, (error: unknown) => {
+      signal.removeEventListener('abort', onAbort)
+      reject(error)
+    })
+  })
 }
 
 interface Holding {
@@ -93,7 +104,7 @@ export class RemoteLock implements LeasedLock {
       holding.gate.leave()
     }
     if (released) {
-      this.#session.log(`released ${this.fullName} (token ${holding.token})`)
+      if (this.#session.debug) this.#session.log(`released ${this.fullName} (token ${holding.token})`)
       return true
     }
     const error = new LockLostError(this.fullName, 'the server no longer had it as ours when it was released')
@@ -160,38 +171,95 @@ export class RemoteLock implements LeasedLock {
   async #acquire (timeout: 'once' | number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
     this.#pending = true
     const once = timeout === 'once' || timeout === 0
-    const scope = new WaitScope(this.fullName, once ? undefined : timeout as number | undefined, [signal, this.#session.lifetime])
     const started = performance.now()
+    const gate = this.#session.gates.get(this.fullName)
+    let entered = gate.tryEnter()
     try {
-      const gate = this.#session.gates.get(this.fullName)
-      if (once) {
-        if (!gate.tryEnter()) return this.#busy(timeout)
-      } else {
-        this.#session.log(`waiting for ${this.fullName}`)
-        await gate.enter(scope.signal)
+      if (entered && signal === undefined && (once || timeout === undefined) && this.#session.connected) {
+        // Fast path: one round trip, no timers or listeners.
+        let result: TryResult
+        try {
+          result = await this.#try(gate, undefined)
+        } catch (error) {
+          gate.leave()
+          throw error
+        }
+        if (result.token !== undefined) return this.#won(started)
+        if (once) {
+          gate.leave()
+          return this.#busy(timeout)
+        }
+      } else if (!entered && once) {
+        return this.#busy(timeout)
       }
-      let won = false
+      const scope = new WaitScope(this.fullName, once ? undefined : timeout as number | undefined, [signal, this.#session.lifetime])
       try {
-        won = await this.#contend(once, scope, gate)
+        if (!entered) {
+          if (this.#session.debug) this.#session.log(`waiting for ${this.fullName}`)
+          await gate.enter(scope.signal)
+          entered = true
+        }
+        let won = false
+        try {
+          won = await this.#contend(once, scope, gate)
+        } finally {
+          if (!won) gate.leave()
+        }
+        return won ? this.#won(started) : this.#busy(timeout)
       } finally {
-        if (!won) gate.leave()
+        scope.dispose()
       }
-      if (!won) return this.#busy(timeout)
-      this.#session.log(`acquired ${this.fullName} (token ${String(this.#holding?.token)}) after ${(performance.now() - started).toFixed(1)} ms`)
-      return true
     } catch (error) {
-      if (error instanceof LockTimeoutError) this.#session.log(`timed out waiting for ${this.fullName}`)
+      if (error instanceof LockTimeoutError && this.#session.debug) this.#session.log(`timed out waiting for ${this.fullName}`)
       throw error
     } finally {
-      scope.dispose()
       this.#pending = false
     }
   }
 
+  #won (started: number): true {
+    if (this.#session.debug) this.#session.log(`acquired ${this.fullName} (token ${String(this.#holding?.token)}) after ${(performance.now() - started).toFixed(1)} ms`)
+    return true
+  }
+
   #busy (timeout: 'once' | number | undefined): false {
     if (timeout === 0) throw new LockTimeoutError(this.fullName, 0)
-    this.#session.log(`busy: ${this.fullName}`)
+    if (this.#session.debug) this.#session.log(`busy: ${this.fullName}`)
     return false
+  }
+
+  /**
+   * One try. With a scope, an abort ends the wait for the reply at once; a
+   * grant that arrives after that is given straight back. A grant that arrives
+   * after the coordinator began stopping is given back too.
+   */
+  async #try (gate: Gate, scope: WaitScope | undefined): Promise<TryResult> {
+    const owner = this.#session.newOwner()
+    const sentAt = performance.now()
+    const attempt = this.#backend.tryAcquire(this.fullName, owner)
+    let result: TryResult
+    if (scope === undefined) {
+      result = await attempt
+    } else {
+      try {
+        result = await raceAbort(attempt, scope.signal)
+      } catch (error) {
+        if (scope.signal.aborted) attempt.then((late) => { if (late.token !== undefined) this.#giveBack(owner) }, noop)
+        throw error
+      }
+    }
+    if (result.token === undefined) return result
+    const abandoned = scope?.signal.aborted === true ? scope.signal : this.#session.lifetime.aborted ? this.#session.lifetime : undefined
+    if (abandoned !== undefined) {
+      this.#giveBack(owner)
+      throw abandoned.reason
+    }
+    this.#grant(owner, result.token, sentAt, gate)
+    return result
+  }
+
+  #giveBack (owner: string): void {
+    this.#backend.release(this.fullName, owner).catch(noop)
   }
 
   /** Tries, and (unless `once`) waits for a release notification or the poll bound between tries. */
@@ -207,23 +275,15 @@ export class RemoteLock implements LeasedLock {
           await this.#session.whenConnected(scope.signal)
         }
         try {
-          // Watch before trying, so a release between the try and the wait is not missed.
-          if (!once && watch === undefined) watch = await this.#backend.watch(this.fullName)
-          scope.throwIfAborted()
-          const owner = newOwner(this.#session.settings.memberId)
-          const sentAt = performance.now()
-          const result = await this.#backend.tryAcquire(this.fullName, owner)
-          if (result.token !== undefined) {
-            if (scope.signal.aborted) {
-              // Granted after the caller gave up: give it straight back.
-              await this.#backend.release(this.fullName, owner).catch(noop)
-              throw scope.signal.reason
-            }
-            this.#grant(owner, result.token, sentAt, gate)
-            return true
-          }
+          const result = await this.#try(gate, scope)
+          if (result.token !== undefined) return true
           if (once) return false
-          await (watch as Watch).wait(Math.max(1, Math.min(result.retryAfter, this.#backend.pollInterval)), scope.signal)
+          if (watch === undefined) {
+            // Busy: start listening, then try again, so a release between the try and the wait is not missed.
+            watch = await raceAbort(this.#backend.watch(this.fullName), scope.signal)
+            continue
+          }
+          await watch.wait(Math.max(1, Math.min(result.retryAfter, this.#backend.pollInterval)), scope.signal)
         } catch (error) {
           if (scope.signal.aborted) throw scope.signal.reason
           if (once || !this.#backend.isConnectionError(error)) throw error

@@ -39,6 +39,10 @@ export interface Session {
   held (lock: ManagedLock): void
   dropped (lock: ManagedLock): void
   lost (lock: DistributedLock, error: Error): void
+  /** A fresh owner value: the member id and a per-coordinator random part, unique per acquisition. */
+  newOwner (): string
+  /** Whether log() writes anywhere (build messages only then). */
+  readonly debug: boolean
   log (message: string): void
 }
 
@@ -63,6 +67,8 @@ export interface RemoteBackend {
   /** Opens the connection(s). `onClose` is called once if they break later (not after close()). */
   connect (onClose: (error: Error) => void): Promise<void>
   close (): Promise<void>
+  /** Treats the connection as broken (the server stopped answering): onClose follows. */
+  drop (reason: Error): void
   tryAcquire (fullName: string, owner: string): Promise<TryResult>
   /** Compare-and-delete: true if `owner` held it and it is now free. */
   release (fullName: string, owner: string): Promise<boolean>
