@@ -340,11 +340,11 @@ export function getLockPath (options?: { lockPath?: string }): string {
 /** A method decorator (standard or legacy) and a function wrapper in one. */
 export interface Synchronizer<A extends unknown[] = any[]> {
   /** Standard (TC39) method decorator. */
-  <This, Args extends A, R> (method: (this: This, ...args: Args) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>): (this: This, ...args: Args) => R
+  <This, Args extends [...A, ...unknown[]], R> (method: (this: This, ...args: Args) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>): (this: This, ...args: Args) => R
   /** Legacy (`experimentalDecorators`) method decorator. */
-  <F extends (...args: A) => unknown> (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>
+  <F extends (...args: [...A, ...any[]]) => unknown> (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>
   /** Wraps a plain function. */
-  <F extends (...args: A) => unknown> (fn: F): F
+  <F extends (...args: [...A, ...any[]]) => unknown> (fn: F): F
 }
 
 /**

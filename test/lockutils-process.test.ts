@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { removeExternalLockFile } from '../lib/index'
+import { AcquireLockFailedError, lockWithPrefix, removeExternalLockFile } from '../lib/index'
 import { lockFilePath } from '../lib/lockpath'
 import { Holder, sleep, tempDir } from './helpers'
 
@@ -110,5 +110,20 @@ test('removal while another process waits: the waiter and a newcomer are never b
     assert.equal(existsSync(path), false, "the last removal, with nobody holding, removed the file")
   } finally {
     await Promise.all([a.kill(), b.kill(), c.kill()])
+  }
+})
+
+test("prefixes 'nova' and 'nova-' name one lock across processes", async () => {
+  const lockPath = tempDir()
+  const holder = await Holder.start()
+  try {
+    const path = lockFilePath('compute', { lockPath, prefix: 'nova' })
+    assert.equal((await holder.send({ cmd: 'acquire', path })).event, 'acquired')
+    await assert.rejects(lockWithPrefix('nova-')('compute', { external: true, lockPath, blocking: false }), (error: unknown) =>
+      error instanceof AcquireLockFailedError && error.path === path)
+    await holder.send({ cmd: 'release' })
+    await lockWithPrefix('nova-')('compute', { external: true, lockPath, blocking: false }, () => {})
+  } finally {
+    await holder.kill()
   }
 })
