@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 // Named locks within one process: semaphore containers, fairness, lock(),
 // synchronized (decorator and wrapper, async and sync), templates, options.
 import { test } from 'node:test'

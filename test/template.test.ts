@@ -1,3 +1,4 @@
+// portable: also run under Windows (Wine) by scripts/test-wine.sh
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
