@@ -94,7 +94,10 @@ export async function main (argv: readonly string[]): Promise<number> {
 
 /** The executable's entry point. */
 export function runCli (argv: readonly string[] = process.argv.slice(2)): void {
-  main(argv).then((code) => process.exit(code), () => process.exit(EXIT.SOFTWARE))
+  // Exit once stdout has taken everything (pipes are asynchronous on some systems).
+  const exit = (code: number): void => { process.stdout.write('', () => process.exit(code)) }
+  process.stdout.on('error', () => {}) // a reader that went away (`| head`) is not an error of ours
+  main(argv).then(exit, () => exit(EXIT.SOFTWARE))
 }
 
 if (require.main === module) runCli()
