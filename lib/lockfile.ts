@@ -45,8 +45,10 @@ export class LockFile implements Disposable {
   readonly backend: Backend
   readonly #handle: NativeLockHandle
   #closed = false
-  /** What this descriptor holds: range key -> mode. */
+  /** What this descriptor holds on byte ranges: range key -> mode. */
   readonly #held = new Map<string, LockMode>()
+  /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
+  #whole: LockMode | undefined
   /** Whole-file requests, built once: the fast path allocates nothing. */
   readonly #wholeExclusive: Request
   readonly #wholeShared: Request
@@ -83,7 +85,7 @@ export class LockFile implements Disposable {
 
   /** The mode held on a range (or the whole file), if any. */
   heldMode (range?: ByteRange): LockMode | undefined {
-    return this.#held.get(range === undefined ? WHOLE_FILE : `${range.start}+${range.length}`)
+    return range === undefined ? this.#whole : this.#held.get(`${range.start}+${range.length}`)
   }
 
   /** One attempt: true if locked, false if someone else holds a conflicting lock. */
@@ -96,7 +98,7 @@ export class LockFile implements Disposable {
     } catch (error) {
       throw fromNative(error)
     }
-    if (locked) this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+    if (locked) this.#hold(request)
     return locked
   }
 
@@ -112,7 +114,7 @@ export class LockFile implements Disposable {
       throw fromNative(error)
     }
     if (!locked) throw new LockTimeoutError(this.path, timeout ?? 0)
-    this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+    this.#hold(request)
   }
 
   /**
@@ -153,7 +155,7 @@ export class LockFile implements Disposable {
         this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error) => {
           cleanup()
           if (error !== null) return reject(fromNative(error))
-          this.#held.set(request.key, request.exclusive ? 'exclusive' : 'shared')
+          this.#hold(request)
           resolve()
         })
       } catch (error) {
@@ -167,7 +169,7 @@ export class LockFile implements Disposable {
   /** Releases what this descriptor holds on the range (or the whole file). */
   unlock (options?: { range?: ByteRange }): void {
     const request = this.#request(options)
-    if (!this.#held.has(request.key)) {
+    if (request.key === WHOLE_FILE ? this.#whole === undefined : !this.#held.has(request.key)) {
       throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
     }
     try {
@@ -175,7 +177,8 @@ export class LockFile implements Disposable {
     } catch (error) {
       throw fromNative(error)
     }
-    this.#held.delete(request.key)
+    if (request.key === WHOLE_FILE) this.#whole = undefined
+    else this.#held.delete(request.key)
   }
 
   /** Whether the path still names this open file (false once it was unlinked or replaced). */
@@ -192,6 +195,7 @@ export class LockFile implements Disposable {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
     this.#held.clear()
+    this.#whole = undefined
     try {
       this.#handle.close()
     } catch (error) {
@@ -206,9 +210,15 @@ export class LockFile implements Disposable {
   // LockFileEx cannot convert a lock: locking a range this handle holds again
   // would be refused, or wait for itself for ever. Say so instead.
   #refuseConversion (request: Request): void {
-    if (request.id === BACKEND_IDS.windows && this.#held.has(request.key)) {
+    if (request.id === BACKEND_IDS.windows && (request.key === WHOLE_FILE ? this.#whole !== undefined : this.#held.has(request.key))) {
       throw new LockError('ERR_LOCK_CONVERSION', `Windows locks cannot be converted; unlock first: ${this.path}`, this.path)
     }
+  }
+
+  #hold (request: Request): void {
+    const mode: LockMode = request.exclusive ? 'exclusive' : 'shared'
+    if (request.key === WHOLE_FILE) this.#whole = mode
+    else this.#held.set(request.key, mode)
   }
 
   #request (options: LockRequestOptions | undefined): Request {
