@@ -174,6 +174,7 @@ export class RemoteLock implements LeasedLock {
     const started = performance.now()
     const gate = this.#session.gates.get(this.fullName)
     let entered = gate.tryEnter()
+    let busy = false
     try {
       if (entered && signal === undefined && (once || timeout === undefined) && this.#session.connected) {
         // Fast path: one round trip, no timers or listeners.
@@ -189,6 +190,7 @@ export class RemoteLock implements LeasedLock {
           gate.leave()
           return this.#busy(timeout)
         }
+        busy = true
       } else if (!entered && once) {
         return this.#busy(timeout)
       }
@@ -201,7 +203,7 @@ export class RemoteLock implements LeasedLock {
         }
         let won = false
         try {
-          won = await this.#contend(once, scope, gate)
+          won = await this.#contend(once, scope, gate, busy)
         } finally {
           if (!won) gate.leave()
         }
@@ -263,7 +265,7 @@ export class RemoteLock implements LeasedLock {
   }
 
   /** Tries, and (unless `once`) waits for a release notification or the poll bound between tries. */
-  async #contend (once: boolean, scope: WaitScope, gate: Gate): Promise<boolean> {
+  async #contend (once: boolean, scope: WaitScope, gate: Gate, busy: boolean): Promise<boolean> {
     let watch: Watch | undefined
     try {
       for (;;) {
@@ -275,14 +277,13 @@ export class RemoteLock implements LeasedLock {
           await this.#session.whenConnected(scope.signal)
         }
         try {
+          // Once busy, listen before the next try, so a release between that try and the wait is not missed.
+          if (busy && watch === undefined) watch = await raceAbort(this.#backend.watch(this.fullName), scope.signal)
           const result = await this.#try(gate, scope)
           if (result.token !== undefined) return true
           if (once) return false
-          if (watch === undefined) {
-            // Busy: start listening, then try again, so a release between the try and the wait is not missed.
-            watch = await raceAbort(this.#backend.watch(this.fullName), scope.signal)
-            continue
-          }
+          busy = true
+          if (watch === undefined) continue
           await watch.wait(Math.max(1, Math.min(result.retryAfter, this.#backend.pollInterval)), scope.signal)
         } catch (error) {
           if (scope.signal.aborted) throw scope.signal.reason
