@@ -40,6 +40,13 @@ interface Request {
 
 const WHOLE_FILE = 'whole file'
 
+// Object literals, not spreads: V8 copies `{ ...base }` with undefined-valued
+// properties on a slow path (about 1.4 µs each), which LockFile.open paid twice.
+function wholeFileRequest (backend: Backend, exclusive: boolean): Request {
+  const resolved = resolveBackend(backend, undefined)
+  return { backend: resolved, id: BACKEND_IDS[resolved], exclusive, start: undefined, length: undefined, key: WHOLE_FILE }
+}
+
 export class LockFile implements Disposable {
   readonly path: string
   readonly backend: Backend
@@ -73,10 +80,8 @@ export class LockFile implements Disposable {
     this.path = path
     this.backend = backend
     this.#handle = handle
-    const whole = resolveBackend(backend, undefined)
-    const base = { backend: whole, id: BACKEND_IDS[whole], start: undefined, length: undefined, key: WHOLE_FILE }
-    this.#wholeExclusive = { ...base, exclusive: true }
-    this.#wholeShared = { ...base, exclusive: false }
+    this.#wholeExclusive = wholeFileRequest(backend, true)
+    this.#wholeShared = wholeFileRequest(backend, false)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
