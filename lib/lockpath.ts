@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
-import { invalidArgType, invalidArgValue, UnsafeLockPathError } from './errors'
+import { invalidArgType, invalidArgValue, LockSystemError, UnsafeLockPathError } from './errors'
 
 export const LOCK_PATH_ENV = 'LOCKSMITH_LOCK_PATH'
 
@@ -49,6 +49,16 @@ export function defaultLockPath (): string {
  * is thrown, since whoever controls it controls every lock file in it.
  */
 export function ensureLockPath (explicit?: string): string {
+  try {
+    return ensure(explicit)
+  } catch (error) {
+    // mkdir/lstat failures (EACCES, ENOTDIR...) come back shaped like every other system error here.
+    if (typeof (error as NodeJS.ErrnoException).errno === 'number') throw new LockSystemError(error as NodeJS.ErrnoException)
+    throw error
+  }
+}
+
+function ensure (explicit: string | undefined): string {
   const dir = effectiveLockPath(explicit)
   const isDefault = explicit === undefined && configuredLockPath === undefined &&
     (process.env[LOCK_PATH_ENV] ?? '') === ''

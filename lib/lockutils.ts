@@ -301,8 +301,8 @@ export function externalLock (name: string, options?: ExternalLockOptions): Lock
 export async function removeExternalLockFile (name: string, options?: { prefix?: string, lockPath?: string } & AcquireOptions): Promise<void> {
   const { prefix, lockPath, ...acquire } = validateObject<{ prefix?: string, lockPath?: string } & AcquireOptions>(options, 'options')
   namesOf(name)
-  const path = lockFilePathOf(name, { prefix, lockPath })
-  if (!existsSync(path)) return
+  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return
+  const path = lockFilePath(name, { prefix, lockPath }) // checks the directory as locking does
   const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
   if (!await file.acquire(acquire)) throw new AcquireLockFailedError(name, path)
   file.release()
@@ -312,8 +312,8 @@ export async function removeExternalLockFile (name: string, options?: { prefix?:
 export function removeExternalLockFileSync (name: string, options?: { prefix?: string, lockPath?: string, blocking?: Blocking }): void {
   const { prefix, lockPath, blocking } = validateObject<{ prefix?: string, lockPath?: string, blocking?: Blocking }>(options, 'options')
   namesOf(name)
-  const path = lockFilePathOf(name, { prefix, lockPath })
-  if (!existsSync(path)) return
+  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return
+  const path = lockFilePath(name, { prefix, lockPath })
   const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
   if (!file.acquireSync({ blocking })) throw new AcquireLockFailedError(name, path)
   file.release()
