@@ -22,7 +22,7 @@ function settingsFor (quick: boolean, c: Contender, readPath: string): WaitersRe
     settleMs: quick ? 150 : 500,
     windowMs: quick ? 300 : 2000,
     stallMs: quick ? 500 : 2000,
-    drainMs: quick ? 600 : 10_000 + 4 * pollPeriodMs(c.id),
+    drainMs: quick ? 600 : 5_000 + 2 * pollPeriodMs(c.id),
     readPath
   }
 }
