@@ -85,8 +85,8 @@ export function ratiosChart (results: Results): string {
       body.push(`<text x="${labelWidth - 8}" y="${y + 13}" font-size="11" text-anchor="end" fill="${COLORS.text}">${escape(row.label.length > 58 ? `${row.label.slice(0, 57)}…` : row.label)}</text>`)
       body.push(`<rect x="${left.toFixed(1)}" y="${y + 3}" width="${barWidth.toFixed(1)}" height="${rowHeight - 6}" fill="${colorOf(row)}" rx="2"/>`)
       const text = row.id === s.reference ? 'reference' : ratio(value)
-      const tx = value >= 1 ? Math.max(x1, x2) + 4 : left - 4
-      body.push(`<text x="${tx.toFixed(1)}" y="${y + 13}" font-size="11" text-anchor="${value >= 1 ? 'start' : 'end'}" fill="${COLORS.muted}">${escape(text)}</text>`)
+      // Values always right of the bar's right end, so long bars to the left never run into the labels.
+      body.push(`<text x="${(Math.max(x1, x2) + 4).toFixed(1)}" y="${y + 13}" font-size="11" fill="${COLORS.muted}">${escape(text)}</text>`)
       y += rowHeight
     }
     y += 6
@@ -109,7 +109,11 @@ export function ratiosChart (results: Results): string {
 export function handoffChart (results: Results): string {
   const s4 = results.scenarios.find((s) => s.id === 's4')
   const rows = (s4?.rows ?? []).filter((r) => r.status === 'ok' && s4?.distributions?.[r.id] !== undefined)
-  const q = (row: Row, p: number): number => (s4 as ScenarioResult).distributions?.[row.id]?.[p] as number
+  // Distributions are sorted quantiles (101 of them, or every sample when there were fewer).
+  const q = (row: Row, p: number): number => {
+    const sorted = (s4 as ScenarioResult).distributions?.[row.id] ?? []
+    return sorted[Math.round((p / 100) * (sorted.length - 1))] as number
+  }
   const all = rows.flatMap((r) => [q(r, 1), q(r, 99)]).filter((v) => v > 0)
   const lo = Math.min(...all, 10_000) / 1.5
   const hi = Math.max(...all, 100_000) * 1.5

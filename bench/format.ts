@@ -17,7 +17,8 @@ export function ratio (value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '-'
   if (value >= 100) return `${value.toFixed(0)}×`
   if (value >= 10) return `${value.toFixed(1)}×`
-  return `${value.toFixed(2)}×`
+  if (value >= 0.1) return `${value.toFixed(2)}×`
+  return `${value.toPrecision(2)}×`
 }
 
 export function count (value: number | undefined): string {

@@ -35,7 +35,7 @@ export interface ScenarioResult {
   /** The row every ratio is taken against. */
   reference: string
   rows: Row[]
-  /** For the hand-off chart: 101 quantiles (0..100) of each row's samples. */
+  /** For the hand-off chart: 101 quantiles (0th..100th percentile) of each row's samples. */
   distributions?: Record<string, number[]>
   settings?: Record<string, unknown>
   durationMs?: number

@@ -29,10 +29,10 @@ export function summarize (values: readonly number[]): Summary {
   }
 }
 
-/** Keeps at most `count` values spread evenly over the sorted samples (for charts). */
+/** `count` values spread evenly over the sorted samples, 0th to 100th percentile (for charts). */
 export function quantiles (values: readonly number[], count: number): number[] {
   const sorted = [...values].sort((a, b) => a - b)
-  if (sorted.length <= count) return sorted
+  if (sorted.length === 0) return []
   const out: number[] = []
   for (let i = 0; i < count; i++) out.push(sorted[Math.round((i * (sorted.length - 1)) / (count - 1))] as number)
   return out
