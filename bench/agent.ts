@@ -100,6 +100,9 @@ async function handle_ (message: Record<string, any>): Promise<void> {
   }
 }
 
+// If the benchmark goes away (killed, crashed), go too: never outlive it holding a
+// lock. SIGKILL, because an agent stuck on a full libuv pool cannot exit normally.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'))
 process.on('message', (message: Record<string, any>) => {
   handle_(message).catch((error: Error) => reply({ event: 'error', message: error.message, stack: error.stack }))
 })
