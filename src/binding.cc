@@ -173,7 +173,8 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
   static void Deliver(Napi::Env env, Napi::Function callback, PendingWait* pending) {
     LockHandle* self = pending->handle;
     int result = pending->waiter->Claim();
-    pending->waiter->Join();
+    // The thread is exiting; it is joined when the finalizer deletes the wait,
+    // so the caller does not wait for the thread's exit to see the lock.
     pending->completion.Release();
     if (self == nullptr || result == -ECANCELED) return;
     self->pending_ = nullptr;
@@ -188,7 +189,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
 
   static void Finalize(Napi::Env, PendingWait* pending) {
     if (pending->handle != nullptr) pending->handle->pending_ = nullptr;
-    delete pending;  // the Waiter's destructor cancels and joins if still running
+    delete pending;  // the Waiter's destructor cancels if still running, and joins
   }
 
  private:
