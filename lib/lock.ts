@@ -40,12 +40,10 @@ interface Settings {
   signal: AbortSignal | undefined
 }
 
-function validateBlocking (blocking: unknown, name: string): Blocking | undefined {
+/** `undefined` stays undefined (use the default); `Infinity` means wait as long as it takes. */
+export function validateBlocking (blocking: unknown, name: string): Blocking | undefined {
   if (blocking === undefined || typeof blocking === 'boolean') return blocking
-  if (typeof blocking === 'number') {
-    validateTimeout(blocking, name)
-    return blocking
-  }
+  if (typeof blocking === 'number') return validateTimeout(blocking, name) ?? true
   throw invalidArgType(name, 'a boolean or a number of milliseconds', blocking)
 }
 

@@ -8,13 +8,13 @@ import { types } from 'node:util'
 import {
   AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, TemplateFieldError, WouldDeadlockError
 } from './errors'
-import { Lock, type AcquireOptions, type Blocking, type LockOptions } from './lock'
+import { Lock, validateBlocking, type AcquireOptions, type Blocking, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
 import { defaultLogger, type Logger } from './log'
 import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { compileTemplate, namesFromCall, parameterNames, validateNameSpec, type LockNameSpec } from './template'
-import { validateBackend, validateObject, validateSignal, validateTimeout, type Backend } from './validate'
+import { validateBackend, validateObject, validateSignal, type Backend } from './validate'
 
 export interface NamedLockOptions extends AcquireOptions {
   /** Also take the file lock, excluding other processes and worker threads (default false). */
@@ -90,18 +90,11 @@ function settingsOf (options: unknown): Settings {
     prefix: opts.lockFilePrefix,
     lockPath: opts.lockPath,
     container: opts.semaphores ?? (opts.fair === true ? defaultFairLocks : defaultSemaphores),
-    blocking: validateBlocking(opts.blocking),
+    blocking: validateBlocking(opts.blocking, 'options.blocking') ?? true,
     signal: validateSignal(opts.signal, 'options.signal'),
     backend: validateBackend(opts.backend, 'options.backend'),
     logger: opts.logger ?? defaultLogger
   }
-}
-
-function validateBlocking (blocking: unknown): Blocking {
-  if (blocking === undefined) return true
-  if (typeof blocking === 'boolean') return blocking
-  if (typeof blocking === 'number') return validateTimeout(blocking, 'options.blocking') ?? true
-  throw invalidArgType('options.blocking', 'a boolean or a number of milliseconds', blocking)
 }
 
 function namesOf (name: unknown): string[] {
@@ -157,6 +150,15 @@ function remaining (blocking: Blocking, deadline: number): Blocking {
   return typeof blocking === 'number' ? Math.max(0, deadline - performance.now()) : blocking
 }
 
+/** Gives back what a failed multi-name acquire took; a timeout names the whole wait. */
+function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, names: string[], settings: Settings): unknown {
+  for (const part of parts.reverse()) part.release()
+  if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
+    return new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
+  }
+  return error
+}
+
 async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
   const started = performance.now()
   const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
@@ -175,11 +177,7 @@ async function acquireNamed (names: string[], settings: Settings): Promise<Named
       paths.push(file.path)
     }
   } catch (error) {
-    for (const part of parts.reverse()) part.release()
-    if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
-      throw new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
-    }
-    throw error
+    throw releaseAfterFailure(parts, error, names, settings)
   }
   settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
   return new NamedHeld(names, paths, parts, settings.logger)
@@ -212,11 +210,7 @@ function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle
       paths.push(file.path)
     }
   } catch (error) {
-    for (const part of parts.reverse()) part.release()
-    if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
-      throw new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
-    }
-    throw error
+    throw releaseAfterFailure(parts, error, names, settings)
   }
   settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
   return new NamedHeld(names, paths, parts, settings.logger)

@@ -44,7 +44,13 @@ describe('Lock in one process', () => {
     assert.equal(await waiter.acquire({ blocking: false }), false)
     holder.release()
     assert.equal(await waiter.acquire(), true)
+    // Infinity is "as long as it takes", not a timer that fires at once.
+    const patient = new Lock(path, { blocking: Infinity })
+    const pending = patient.acquire()
+    await sleep(30)
     waiter.release()
+    assert.equal(await pending, true)
+    patient.release()
   })
 
   test('an AbortSignal rejects with its reason and leaves the queue', async () => {
