@@ -52,6 +52,8 @@ export class LockFile implements Disposable {
   readonly backend: Backend
   readonly #handle: NativeLockHandle
   #closed = false
+  /** The descriptor for the whole-file fast path, or -1 where there is none (Windows, closed). */
+  #fastFd: number
   /** What this descriptor holds on byte ranges: range key -> mode. */
   readonly #held = new Map<string, LockMode>()
   /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
@@ -80,6 +82,7 @@ export class LockFile implements Disposable {
     this.path = path
     this.backend = backend
     this.#handle = handle
+    this.#fastFd = native.tryLockFd === undefined ? -1 : handle.fd
     this.#wholeExclusive = wholeFileRequest(backend, true)
     this.#wholeShared = wholeFileRequest(backend, false)
   }
@@ -96,6 +99,12 @@ export class LockFile implements Disposable {
   /** One attempt: true if locked, false if someone else holds a conflicting lock. */
   tryLock (options?: LockRequestOptions): boolean {
     const request = this.#request(options)
+    if (request.key === WHOLE_FILE && this.#fastFd >= 0) {
+      const result = (native.tryLockFd as NonNullable<typeof native.tryLockFd>)(this.#fastFd, request.id, request.exclusive)
+      if (result === 1) this.#hold(request)
+      if (result >= 0) return result === 1
+      // An error: the method call below repeats the attempt and throws it in full.
+    }
     this.#refuseConversion(request)
     let locked: boolean
     try {
@@ -177,10 +186,13 @@ export class LockFile implements Disposable {
     if (request.key === WHOLE_FILE ? this.#whole === undefined : !this.#held.has(request.key)) {
       throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
     }
-    try {
-      this.#handle.unlock(request.id, request.start, request.length)
-    } catch (error) {
-      throw fromNative(error)
+    const fast = request.key === WHOLE_FILE && this.#fastFd >= 0 && (native.unlockFd as NonNullable<typeof native.unlockFd>)(this.#fastFd, request.id) === 0
+    if (!fast) {
+      try {
+        this.#handle.unlock(request.id, request.start, request.length)
+      } catch (error) {
+        throw fromNative(error)
+      }
     }
     if (request.key === WHOLE_FILE) this.#whole = undefined
     else this.#held.delete(request.key)
@@ -199,6 +211,7 @@ export class LockFile implements Disposable {
   close (): void {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
+    this.#fastFd = -1
     this.#held.clear()
     this.#whole = undefined
     try {

@@ -25,6 +25,10 @@ export interface NativeLockHandle {
 export interface NativeBinding {
   LockHandle: new (path: string, noFollow: boolean, permissions: number) => NativeLockHandle
   backends: Record<BackendName, boolean>
+  /** Whole-file fast path on POSIX: 1 locked, 0 busy, or -errno. Absent on Windows. */
+  tryLockFd?: (fd: number, backend: number, exclusive: boolean) => number
+  /** Whole-file fast path on POSIX: 0 or -errno. Absent on Windows. */
+  unlockFd?: (fd: number, backend: number) => number
   /** Hash of the native sources the binary was built from (scripts/source-hash.js). */
   sourceHash: string
 }

@@ -340,6 +340,31 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
   Backend last_backend_ = Backend::Flock;
 };
 
+#ifndef _WIN32
+// The uncontended whole-file fast path: plain functions on a descriptor, free of
+// the method dispatch and unwrapping that cost more than the system call itself.
+// The JavaScript side passes only descriptors of its open lock files and takes
+// the method path (which throws a full error) when these report an error.
+
+// tryLockFd(fd, backend, exclusive): 1 locked, 0 busy, or -errno.
+Napi::Value TryLockFd(const Napi::CallbackInfo& info) {
+  LockRequest request{};
+  request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+  request.exclusive = info[2].As<Napi::Boolean>().Value();
+  WholeFileRange(request.backend, &request.start, &request.length);
+  int result = TryLock(info[0].As<Napi::Number>().Int32Value(), request);
+  return Napi::Number::New(info.Env(), result == 0 ? 1 : result == kBusy ? 0 : result);
+}
+
+// unlockFd(fd, backend): 0 or -errno.
+Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
+  LockRequest request{};
+  request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+  WholeFileRange(request.backend, &request.start, &request.length);
+  return Napi::Number::New(info.Env(), Unlock(info[0].As<Napi::Number>().Int32Value(), request));
+}
+#endif
+
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   Napi::Function constructor = LockHandle::Define(env);
   handle_constructor = Napi::Persistent(constructor);
@@ -351,6 +376,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("LockHandle", constructor);
   exports.Set("backends", backends);
   exports.Set("sourceHash", LOCKSMITH_SOURCE_HASH);
+#ifndef _WIN32
+  exports.Set("tryLockFd", Napi::Function::New<TryLockFd>(env, "tryLockFd"));
+  exports.Set("unlockFd", Napi::Function::New<UnlockFd>(env, "unlockFd"));
+#endif
 }
 
 // The environment is going away (process exit or a worker ending): stop every
