@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError } from './errors'
 import { defaultLogger, type Logger } from './log'
-import { getSlot, type Slot } from './slot'
+import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'
 import {
   validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
   validateRange, validateSignal, validateTimeout, resolveBackend,
@@ -59,6 +59,9 @@ export class Lock implements Disposable, AsyncDisposable {
   readonly #noFollow: boolean
   readonly #permissions: number
   #slot: Slot | undefined
+  /** Fixed at construction: the path is resolved against the working directory of that moment. */
+  readonly #slotOptions: SlotOptions
+  readonly #slotKey: { key: string, absolute: string }
   #held = false
   #pending = false
 
@@ -79,6 +82,8 @@ export class Lock implements Disposable, AsyncDisposable {
     this.removeOnRelease = validateBoolean(opts.removeOnRelease, 'options.removeOnRelease', false)
     this.#noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
     this.#permissions = validatePermissions(opts.permissions, 'options.permissions')
+    this.#slotOptions = { backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions }
+    this.#slotKey = slotKey(this.path, this.#slotOptions)
     this.#defaults = {
       blocking: validateBlocking(opts.blocking, 'options.blocking') ?? true,
       signal: validateSignal(opts.signal, 'options.signal')
@@ -190,9 +195,7 @@ export class Lock implements Disposable, AsyncDisposable {
   }
 
   #getSlot (): Slot {
-    this.#slot = getSlot(this.path, {
-      backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions
-    })
+    this.#slot = getSlot(this.#slotKey, this.#slotOptions)
     return this.#slot
   }
 

@@ -28,10 +28,15 @@ const slots = new Map<string, Slot>()
 /** A shared descriptor per path for classic POSIX locks, which closing any descriptor would drop. */
 const posixFiles = new Map<string, { file: LockFile, users: number }>()
 
-export function getSlot (path: string, options: SlotOptions): Slot {
+/** Where a lock on `path` with these options is queued in this thread (see getSlot). */
+export function slotKey (path: string, options: SlotOptions): { key: string, absolute: string } {
   const absolute = resolve(path)
   const range = options.range === undefined ? '' : `${options.range.start}+${options.range.length}`
-  const key = `${options.backend}\0${absolute}\0${range}`
+  return { key: `${options.backend}\0${absolute}\0${range}`, absolute }
+}
+
+/** The slot for a key from slotKey(), created when none is in use. */
+export function getSlot ({ key, absolute }: { key: string, absolute: string }, options: SlotOptions): Slot {
   let slot = slots.get(key)
   if (slot === undefined) {
     slot = new Slot(key, absolute, options)
