@@ -5,7 +5,7 @@
 import { runBaselineAsync, type Baseline } from './baseline'
 import { nowNs } from './clock'
 import { progress } from './progress'
-import type { Row } from './results'
+import { computeRatios, type Row, type ScenarioResult } from './results'
 import { summarize } from './stats'
 
 export type SyncOp = () => void
@@ -141,4 +141,25 @@ export function cCase (baseline: Baseline, id: string, label: string, args: (bat
     return { id, label, setup: () => ({ status: 'unavailable', reason: baseline.reason ?? 'no C compiler' }) }
   }
   return { id, label, external: args }
+}
+
+/** Runs one micro scenario and packs it as a result with ratios to locksmith. */
+export async function microScenario (
+  info: { id: string, title: string, measures: string, label: string }, cases: MicroCase[], quick: boolean
+): Promise<ScenarioResult> {
+  const settings = microSettings(quick)
+  const started = Date.now()
+  const rows = await runMicro(info.label, cases, settings)
+  const result: ScenarioResult = {
+    id: info.id,
+    title: info.title,
+    measures: info.measures,
+    unit: 'ns',
+    reference: 'locksmith',
+    rows,
+    settings: { ...settings },
+    durationMs: Date.now() - started
+  }
+  computeRatios(result)
+  return result
 }

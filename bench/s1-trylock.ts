@@ -4,9 +4,9 @@ import { closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { LockFile } from '../lib/index'
 import type { Context } from './context'
-import { cCase, microSettings, runMicro, type MicroCase } from './micro'
+import { cCase, microScenario, type MicroCase } from './micro'
 import { peer } from './peers'
-import { computeRatios, type ScenarioResult } from './results'
+import type { ScenarioResult } from './results'
 
 export async function scenario1 (context: Context): Promise<ScenarioResult> {
   const dir = context.dir('s1')
@@ -62,21 +62,13 @@ export async function scenario1 (context: Context): Promise<ScenarioResult> {
     cCase(context.baseline, 'c-flock', 'C flock(LOCK_EX|LOCK_NB) + flock(LOCK_UN)', (batches, batch) => ['try', 'flock', file('c-flock'), String(batches), String(batch)]),
     cCase(context.baseline, 'c-ofd', 'C fcntl(F_OFD_SETLK) lock + unlock', (batches, batch) => ['try', 'ofd', file('c-ofd'), String(batches), String(batch)])
   ]
-  const settings = microSettings(context.quick)
-  const started = Date.now()
-  const rows = await runMicro('1 try-lock + unlock', cases, settings)
-  for (const f of files) f.close()
-  for (const fd of fds) closeSync(fd)
-  const result: ScenarioResult = {
+  const result = await microScenario({
     id: 's1',
     title: 'try-lock + unlock on an open file (sync, uncontended)',
     measures: 'one non-blocking exclusive lock and one unlock on a descriptor opened beforehand',
-    unit: 'ns',
-    reference: 'locksmith',
-    rows,
-    settings: { ...settings },
-    durationMs: Date.now() - started
-  }
-  computeRatios(result)
+    label: '1 try-lock + unlock'
+  }, cases, context.quick)
+  for (const f of files) f.close()
+  for (const fd of fds) closeSync(fd)
   return result
 }

@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Lock, LockFile } from '../lib/index'
 import type { Context } from './context'
-import { cCase, microSettings, runMicro, type MicroCase } from './micro'
+import { cCase, microScenario, type MicroCase } from './micro'
 import { peer } from './peers'
-import { computeRatios, type ScenarioResult } from './results'
+import type { ScenarioResult } from './results'
 
 const FLAGS = constants.O_RDWR | constants.O_CREAT
 
@@ -122,19 +122,11 @@ export async function scenario2 (context: Context): Promise<ScenarioResult> {
     },
     cCase(context.baseline, 'c-flock', 'C open + flock + flock(LOCK_UN) + close', (batches, batch) => ['cycle', 'flock', file('c-flock'), String(batches), String(batch)])
   ]
-  const settings = microSettings(context.quick)
-  const started = Date.now()
-  const rows = await runMicro('2 open + lock + unlock + close', cases, settings)
-  const result: ScenarioResult = {
+  const result = await microScenario({
     id: 's2',
     title: 'full cycle: open/create + lock + unlock + close',
     measures: 'one uncontended lock and release of a file by path, including opening and closing it',
-    unit: 'ns',
-    reference: 'locksmith',
-    rows,
-    settings: { ...settings },
-    durationMs: Date.now() - started
-  }
-  computeRatios(result)
+    label: '2 open + lock + unlock + close'
+  }, cases, context.quick)
   return result
 }

@@ -4,9 +4,9 @@ import { closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { Lock, LockFile } from '../lib/index'
 import type { Context } from './context'
-import { microSettings, runMicro, type MicroCase } from './micro'
+import { microScenario, type MicroCase } from './micro'
 import { peer } from './peers'
-import { computeRatios, type ScenarioResult } from './results'
+import type { ScenarioResult } from './results'
 
 export async function scenario3 (context: Context): Promise<ScenarioResult> {
   const dir = context.dir('s3')
@@ -72,21 +72,13 @@ export async function scenario3 (context: Context): Promise<ScenarioResult> {
       }
     }
   ]
-  const settings = microSettings(context.quick)
-  const started = Date.now()
-  const rows = await runMicro('3 async acquire + release', cases, settings)
-  for (const f of files) f.close()
-  for (const fd of fds) closeSync(fd)
-  const result: ScenarioResult = {
+  const result = await microScenario({
     id: 's3',
     title: 'asynchronous uncontended acquire + release',
     measures: 'one awaited acquire of a free lock and its release',
-    unit: 'ns',
-    reference: 'locksmith',
-    rows,
-    settings: { ...settings },
-    durationMs: Date.now() - started
-  }
-  computeRatios(result)
+    label: '3 async acquire + release'
+  }, cases, context.quick)
+  for (const f of files) f.close()
+  for (const fd of fds) closeSync(fd)
   return result
 }
