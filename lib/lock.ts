@@ -225,7 +225,8 @@ export class Lock implements Disposable, AsyncDisposable {
     try {
       await this.#getSlot().take(this.mode, controller.signal)
     } catch (error) {
-      this.#log(timeoutError !== undefined && error === timeoutError ? 'timed out' : 'aborted', started)
+      const event = !controller.signal.aborted ? 'failed' : error === timeoutError ? 'timed out' : 'aborted'
+      this.#log(event, started)
       throw error
     } finally {
       this.#pending = false
