@@ -112,7 +112,6 @@ class Addon : public Napi::Addon<Addon> {
   ~Addon();
 
   std::set<LockHandle*> handles;
-  Napi::FunctionReference handle_constructor;
 };
 
 // One asynchronous wait. Owned by its thread-safe function, whose finalizer
@@ -367,7 +366,6 @@ Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   Napi::Function constructor = LockHandle::Define(env);
-  handle_constructor = Napi::Persistent(constructor);
   Napi::Object backends = Napi::Object::New(env);
   backends.Set("flock", BackendSupported(Backend::Flock));
   backends.Set("ofd", BackendSupported(Backend::Ofd));
