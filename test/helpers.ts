@@ -1,7 +1,7 @@
 // Shared test utilities: temporary directories, a forked lock holder driven
 // over IPC, and /proc counters for leak checks.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
@@ -95,8 +95,17 @@ export function openFdCount (): number {
   return readdirSync('/proc/self/fd').length
 }
 
-export function threadCount (): number {
-  return readdirSync('/proc/self/task').length
+/** locksmith's native waiter threads in this process (named "locksmith-wait"), not Node's own. */
+export function waiterThreadCount (): number {
+  let count = 0
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === 'locksmith-wait') count++
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return count
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

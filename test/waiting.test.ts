@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { LockFile, LockTimeoutError } from '../lib/index'
-import { Holder, flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, threadCount } from './helpers'
+import { Holder, flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, waiterThreadCount } from './helpers'
 
 const dir = tempDir()
 let counter = 0
@@ -49,13 +49,13 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
   test('abort while waiting: rejects with the reason, nothing held, no thread or descriptor left', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
-    const threadsBefore = threadCount()
+    const threadsBefore = waiterThreadCount()
     const fdsBefore = openFdCount()
     const file = LockFile.open(path)
     const controller = new AbortController()
     const waited = file.lock({ signal: controller.signal })
     await sleep(20)
-    assert.equal(threadCount(), threadsBefore + 1, 'one native waiter thread')
+    assert.equal(waiterThreadCount(), threadsBefore + 1, 'one native waiter thread')
     const reason = new Error('stop')
     const abortedAt = performance.now()
     controller.abort(reason)
@@ -65,21 +65,21 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
     await holder.send({ cmd: 'unlock' })
     assert.equal(flockCommandCanLock(path), true)
     await settle()
-    assert.equal(threadCount(), threadsBefore)
+    assert.equal(waiterThreadCount(), threadsBefore)
     assert.equal(openFdCount(), fdsBefore)
   })
 
   test('timeout: LockTimeoutError with code ETIMEDOUT, thread joined', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'ofd', mode: 'shared' })).event, 'acquired')
-    const threadsBefore = threadCount()
+    const threadsBefore = waiterThreadCount()
     using file = LockFile.open(path, { backend: 'ofd' })
     await assert.rejects(file.lock({ timeout: 30 }), (error: LockTimeoutError) => {
       return error instanceof LockTimeoutError && error.code === 'ETIMEDOUT' && error.path === path
     })
     assert.equal(file.heldMode(), undefined)
     await settle()
-    assert.equal(threadCount(), threadsBefore)
+    assert.equal(waiterThreadCount(), threadsBefore)
     await holder.send({ cmd: 'unlock' })
   })
 
@@ -109,10 +109,10 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
   test('synchronous wait with a timeout', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'posix', mode: 'exclusive' })).event, 'acquired')
-    const threadsBefore = threadCount()
+    const threadsBefore = waiterThreadCount()
     using file = LockFile.open(path, { backend: 'posix' })
     assert.throws(() => file.lockSync({ timeout: 20 }), { code: 'ETIMEDOUT' })
-    assert.equal(threadCount(), threadsBefore)
+    assert.equal(waiterThreadCount(), threadsBefore)
     await holder.send({ cmd: 'unlock' })
     file.lockSync({ timeout: 1000 })
     assert.equal(file.heldMode(), 'exclusive')
@@ -120,9 +120,9 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
 
   test('an uncontended acquire starts no thread', async () => {
     const path = newPath()
-    const threadsBefore = threadCount()
+    const threadsBefore = waiterThreadCount()
     using file = LockFile.open(path)
     await file.lock()
-    assert.equal(threadCount(), threadsBefore)
+    assert.equal(waiterThreadCount(), threadsBefore)
   })
 })
