@@ -159,6 +159,11 @@ function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, nam
   return error
 }
 
+function held (names: string[], paths: string[], parts: Array<HeldLock | Lock>, settings: Settings, started: number): NamedLockHandle {
+  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
+  return new NamedHeld(names, paths, parts, settings.logger)
+}
+
 async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
   const started = performance.now()
   const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
@@ -179,8 +184,7 @@ async function acquireNamed (names: string[], settings: Settings): Promise<Named
   } catch (error) {
     throw releaseAfterFailure(parts, error, names, settings)
   }
-  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
-  return new NamedHeld(names, paths, parts, settings.logger)
+  return held(names, paths, parts, settings, started)
 }
 
 function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle {
@@ -212,8 +216,7 @@ function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle
   } catch (error) {
     throw releaseAfterFailure(parts, error, names, settings)
   }
-  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
-  return new NamedHeld(names, paths, parts, settings.logger)
+  return held(names, paths, parts, settings, started)
 }
 
 /**

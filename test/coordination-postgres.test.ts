@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Client } from 'pg'
 import { backoffBase } from '../lib/coordination/backoff'
 import { Coordinator, LockLostError, type ReconnectingEvent } from '../lib/index'
-import { conformance, Member } from './coordination-suite'
+import { conformance, pausedHolderLosesLock } from './coordination-suite'
 import { sleep } from './helpers'
 import { postgresCheck, PostgresServer } from './servers'
 
@@ -120,28 +120,8 @@ describe('postgresql', { skip }, () => {
     })
 
     it('a holder paused past its lease loses its session and lock; the resumed holder learns it', async () => {
-      const paused = await Member.start(server.url, lease)
-      try {
-        const held = await paused.ok('acquire', { name: 'paused' })
-        paused.pause()
-        await using other = new Coordinator(server.url, lease)
-        await other.start()
-        const successor = other.getLock('paused')
-        // idle_session_timeout ends the paused member's session; the poll finds the lock free.
-        assert.equal(await successor.acquire({ blocking: 15_000 }), true)
-        assert.ok((successor.fencingToken as number) > (held.token as number))
-        paused.resume()
-        const signal = await paused.waitFor('signal', (e) => e.name === 'paused')
-        assert.equal(signal.code, 'ERR_LOCK_LOST')
-        const owner = await paused.ok('owner', { name: 'paused' })
-        assert.equal(owner.owner, false)
-        assert.equal((await paused.ok('release', { name: 'paused' })).released, false)
-        assert.equal(await successor.isStillOwner(), true)
-        await successor.release()
-      } finally {
-        paused.resume()
-        await paused.kill()
-      }
+      // idle_session_timeout ends the paused member's session; the poll finds the lock free.
+      await pausedHolderLosesLock(server.url, lease, 15_000)
     })
   })
 })

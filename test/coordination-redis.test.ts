@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { backoffBase } from '../lib/coordination/backoff'
 import { Coordinator, LockLostError, type DistributedLock, type ReconnectingEvent } from '../lib/index'
-import { conformance, Member } from './coordination-suite'
+import { conformance, pausedHolderLosesLock } from './coordination-suite'
 import { sleep } from './helpers'
 import { redisCheck, RedisServer } from './servers'
 
@@ -153,29 +153,7 @@ describe('redis', { skip }, () => {
     })
 
     it('a holder paused past its lease loses the lock to a member with a higher token, and learns it', async () => {
-      const paused = await Member.start(server.url, lease)
-      try {
-        const held = await paused.ok('acquire', { name: 'paused' })
-        paused.pause()
-        await using other = new Coordinator(server.url, lease)
-        await other.start()
-        const successor = other.getLock('paused')
-        assert.equal(await successor.acquire({ blocking: 10_000 }), true)
-        assert.ok((successor.fencingToken as number) > (held.token as number))
-        paused.resume()
-        const signal = await paused.waitFor('signal', (e) => e.name === 'paused')
-        assert.equal(signal.code, 'ERR_LOCK_LOST')
-        await paused.waitFor('lockLost', (e) => e.name === 'paused')
-        const owner = await paused.ok('owner', { name: 'paused' })
-        assert.equal(owner.owner, false)
-        assert.equal(owner.acquired, false)
-        assert.equal((await paused.ok('release', { name: 'paused' })).released, false)
-        assert.equal(await successor.isStillOwner(), true)
-        await successor.release()
-      } finally {
-        paused.resume()
-        await paused.kill()
-      }
+      await pausedHolderLosesLock(server.url, lease, 10_000)
     })
   })
 })

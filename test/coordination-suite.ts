@@ -91,6 +91,37 @@ export class Member {
   resume (): void { this.child.kill('SIGCONT') }
 }
 
+/**
+ * Fault test for the lease-based backends: a member paused (SIGSTOP) past its
+ * lease loses the lock to another member, whose token is higher; resumed, it
+ * learns it (signal aborted, lockLost, not owner) and its release deletes nothing.
+ */
+export async function pausedHolderLosesLock (url: string, options: CoordinatorOptions, successorWait: number): Promise<void> {
+  const paused = await Member.start(url, options)
+  try {
+    const held = await paused.ok('acquire', { name: 'paused' })
+    paused.pause()
+    await using other = new Coordinator(url, options)
+    await other.start()
+    const successor = other.getLock('paused')
+    assert.equal(await successor.acquire({ blocking: successorWait }), true)
+    assert.ok((successor.fencingToken as number) > (held.token as number))
+    paused.resume()
+    const signal = await paused.waitFor('signal', (e) => e.name === 'paused')
+    assert.equal(signal.code, 'ERR_LOCK_LOST')
+    await paused.waitFor('lockLost', (e) => e.name === 'paused')
+    const owner = await paused.ok('owner', { name: 'paused' })
+    assert.equal(owner.owner, false)
+    assert.equal(owner.acquired, false)
+    assert.equal((await paused.ok('release', { name: 'paused' })).released, false)
+    assert.equal(await successor.isStillOwner(), true)
+    await successor.release()
+  } finally {
+    paused.resume()
+    await paused.kill()
+  }
+}
+
 export interface SuiteOptions {
   /** The backend URL (called once the server is up). */
   url: () => string
