@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Client } from 'pg'
 import { backoffBase } from '../lib/coordination/backoff'
 import { Coordinator, LockLostError, type ReconnectingEvent } from '../lib/index'
-import { conformance, pausedHolderLosesLock } from './coordination-suite'
+import { conformance, pausedHolderLosesLock, releaseWakesWaiter } from './coordination-suite'
 import { sleep } from './helpers'
 import { postgresCheck, PostgresServer } from './servers'
 
@@ -55,19 +55,7 @@ describe('postgresql', { skip }, () => {
 
     it('wakes a waiter by NOTIFY, not by the poll', async () => {
       // The poll interval is the heartbeat: 10 s here. NOTIFY wakes at once.
-      const slow = { leaseTtl: 60_000, heartbeat: 10_000 }
-      await using a = new Coordinator(server.url, slow)
-      await using b = new Coordinator(server.url, slow)
-      await a.start()
-      await b.start()
-      const held = a.getLock('notify')
-      await held.acquire()
-      const waiter = b.getLock('notify')
-      const waiting = waiter.acquire({ blocking: 5000 })
-      await sleep(100)
-      await held.release()
-      assert.equal(await waiting, true)
-      await waiter.release()
+      await releaseWakesWaiter(server.url, { leaseTtl: 60_000, heartbeat: 10_000 }, 5000)
     })
 
     it('keeps fencing tokens in a table, updated with the grant', async () => {

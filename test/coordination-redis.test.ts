@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { backoffBase } from '../lib/coordination/backoff'
 import { Coordinator, LockLostError, type DistributedLock, type ReconnectingEvent } from '../lib/index'
-import { conformance, pausedHolderLosesLock } from './coordination-suite'
+import { conformance, pausedHolderLosesLock, releaseWakesWaiter } from './coordination-suite'
 import { sleep } from './helpers'
 import { redisCheck, RedisServer } from './servers'
 
@@ -68,19 +68,7 @@ describe('redis', { skip }, () => {
 
     it('wakes a waiter by notification, not by the poll bound', async () => {
       // With a 30 s lease a poll would sleep for up to 30 s; the release message wakes at once.
-      const long = { leaseTtl: 30_000, heartbeat: 1000 }
-      await using a = new Coordinator(server.url, long)
-      await using b = new Coordinator(server.url, long)
-      await a.start()
-      await b.start()
-      const held = a.getLock('notify')
-      await held.acquire()
-      const waiter = b.getLock('notify')
-      const waiting = waiter.acquire({ blocking: 10_000 })
-      await sleep(100)
-      await held.release()
-      assert.equal(await waiting, true)
-      await waiter.release()
+      await releaseWakesWaiter(server.url, { leaseTtl: 30_000, heartbeat: 1000 }, 10_000)
     })
   })
 

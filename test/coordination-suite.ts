@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Coordinator, CoordinationError, LockTimeoutError, type CoordinatorOptions, type DistributedLock } from '../lib/index'
-import { tempDir } from './helpers'
+import { sleep, tempDir } from './helpers'
 
 export interface MemberReply { ok: boolean, code?: string, message?: string, [key: string]: unknown }
 export interface MemberEvent { event: string, [key: string]: any }
@@ -89,6 +89,25 @@ export class Member {
 
   pause (): void { this.child.kill('SIGSTOP') }
   resume (): void { this.child.kill('SIGCONT') }
+}
+
+/**
+ * A waiter is woken by the holder's release notification: with options whose
+ * poll interval is far longer than `blocking`, only the notification can make it.
+ */
+export async function releaseWakesWaiter (url: string, options: CoordinatorOptions, blocking: number): Promise<void> {
+  await using a = new Coordinator(url, options)
+  await using b = new Coordinator(url, options)
+  await a.start()
+  await b.start()
+  const held = a.getLock('notify')
+  await held.acquire()
+  const waiter = b.getLock('notify')
+  const waiting = waiter.acquire({ blocking })
+  await sleep(100)
+  await held.release()
+  assert.equal(await waiting, true)
+  await waiter.release()
 }
 
 /**
