@@ -183,7 +183,7 @@ export class LockFile implements Disposable {
   /** Releases what this descriptor holds on the range (or the whole file). */
   unlock (options?: { range?: ByteRange }): void {
     const request = this.#request(options)
-    if (request.key === WHOLE_FILE ? this.#whole === undefined : !this.#held.has(request.key)) {
+    if (!this.#holds(request.key)) {
       throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
     }
     const fast = request.key === WHOLE_FILE && this.#fastFd >= 0 && (native.unlockFd as NonNullable<typeof native.unlockFd>)(this.#fastFd, request.id) === 0
@@ -228,9 +228,13 @@ export class LockFile implements Disposable {
   // LockFileEx cannot convert a lock: locking a range this handle holds again
   // would be refused, or wait for itself for ever. Say so instead.
   #refuseConversion (request: Request): void {
-    if (request.id === BACKEND_IDS.windows && (request.key === WHOLE_FILE ? this.#whole !== undefined : this.#held.has(request.key))) {
+    if (request.id === BACKEND_IDS.windows && this.#holds(request.key)) {
       throw new LockError('ERR_LOCK_CONVERSION', `Windows locks cannot be converted; unlock first: ${this.path}`, this.path)
     }
+  }
+
+  #holds (key: string): boolean {
+    return key === WHOLE_FILE ? this.#whole !== undefined : this.#held.has(key)
   }
 
   #hold (request: Request): void {
