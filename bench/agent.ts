@@ -3,7 +3,8 @@
 //   { cmd: 'init', contender, path }        -> { event: 'ready' }
 //   { cmd: 'hold' }                         -> { event: 'held' }        (waits if need be)
 //   { cmd: 'wait' }                         -> { event: 'waiting' }, later { event: 'acquired', t1 }
-//   { cmd: 'release', holdMs }              -> { event: 'released', t0 } (t0: just before the release call)
+//   { cmd: 'release', holdMs }              -> nothing (replyNow: true -> { event: 'released', t0 })
+//   { cmd: 'stamp' }                        -> { event: 'released', t0 } (t0: just before the last release call)
 //   { cmd: 'counter', counter, start, end } -> { event: 'counted', ops, maxWait, stillWaiting }
 //   { cmd: 'waiters', ... }                 -> see bench/waiters.ts
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -14,6 +15,7 @@ import { runWaiters, type WaitersRequest } from './waiters'
 let chosen: Contender | undefined
 let path = ''
 let handle: Handle | undefined
+let lastRelease: number | undefined
 
 function reply (message: Record<string, unknown>): void {
   process.send?.(message)
@@ -86,9 +88,16 @@ async function handle_ (message: Record<string, any>): Promise<void> {
       if (message.holdMs > 0) await sleep(message.holdMs as number)
       const t0 = nowNs()
       await lock.release()
-      reply({ event: 'released', t0 })
+      // Replying now would put IPC work (this process and the parent's) into
+      // the hand-off being measured, competing for the CPUs with the waiter;
+      // the stamp is collected afterwards (`stamp`), as the C baseline does.
+      lastRelease = t0
+      if (message.replyNow === true) reply({ event: 'released', t0 })
       break
     }
+    case 'stamp':
+      reply({ event: 'released', t0: lastRelease })
+      break
     case 'counter':
       await counter(message.counter as string, message.start as number, message.end as number)
       break

@@ -3,7 +3,8 @@
 // it releases and the waiter stamps it as soon as its acquire resolves. Then the
 // roles swap. The holder lets go a random 1-3 ms after the waiter started
 // waiting (plus a random fraction of a poller's period, so its poll phase is
-// random too), long enough for a kernel waiter to be asleep.
+// random too), long enough for a kernel waiter to be asleep. Nothing else runs
+// in the measured window: the holder's stamp is fetched after the hand-off.
 import { join } from 'node:path'
 import { CONTENDERS, pollPeriodMs, type Contender } from './adapters'
 import { Agent, startAgents } from './agents'
@@ -41,8 +42,9 @@ async function measureAgents (c: Contender, path: string, { rounds, boundMs }: P
       await waiter.send({ cmd: 'wait' }, boundMs)
       const acquired = waiter.next(boundMs)
       const holdMs = MIN_HOLD_MS + Math.random() * (MAX_HOLD_MS - MIN_HOLD_MS) + Math.random() * period
-      const released = await holder.send({ cmd: 'release', holdMs }, boundMs)
+      holder.post({ cmd: 'release', holdMs })
       const got = await acquired
+      const released = await holder.send({ cmd: 'stamp' }, boundMs)
       latencies.push((got.t1 as number) - (released.t0 as number))
     }
     return latencies

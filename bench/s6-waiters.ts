@@ -51,7 +51,7 @@ async function measure (c: Contender, path: string, request: WaitersRequest): Pr
       return { id: c.id, label: c.label, status: 'hangs', reason: `no answer within ${(budget / 1000).toFixed(0)} s; killed` }
     }
     if (measured.event !== 'measured') throw new Error(`unexpected ${measured.event}`)
-    await holder.send({ cmd: 'release', holdMs: 0 }, 10_000)
+    await holder.send({ cmd: 'release', holdMs: 0, replyNow: true }, 10_000)
     const result = await waiters.next(request.drainMs + 10_000) as unknown as WaitersResult & { event: string }
     const stalled = result.waiting.readFileStalled
     const row: Row = {

@@ -213,19 +213,20 @@ export class Lock implements Disposable, AsyncDisposable {
       this.#log('timed out', started)
       throw new LockTimeoutError(this.path, 0)
     }
-    // One signal for the caller's abort and the timeout.
-    const controller = new AbortController()
+    // One signal for the caller's abort and the timeout; a plain wait for ever
+    // has neither, and its grant then runs no listener bookkeeping at all.
+    const controller = timeout === undefined && signal === undefined ? undefined : new AbortController()
     // Only a timed wait needs its error ready (built here, so its stack shows the caller);
     // building one for every wait cost about 7 µs.
     const timeoutError = timeout === undefined ? undefined : new LockTimeoutError(this.path, timeout)
-    const timer = timeout === undefined ? undefined : setTimeout(() => controller.abort(timeoutError), timeout)
-    const onAbort = (): void => controller.abort(signal?.reason)
+    const timer = timeout === undefined ? undefined : setTimeout(() => controller?.abort(timeoutError), timeout)
+    const onAbort = (): void => controller?.abort(signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
     this.#pending = true
     try {
-      await this.#getSlot().take(this.mode, controller.signal)
+      await this.#getSlot().take(this.mode, controller?.signal)
     } catch (error) {
-      const event = !controller.signal.aborted ? 'failed' : error === timeoutError ? 'timed out' : 'aborted'
+      const event = controller?.signal.aborted !== true ? 'failed' : error === timeoutError ? 'timed out' : 'aborted'
       this.#log(event, started)
       throw error
     } finally {

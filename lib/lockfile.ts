@@ -40,6 +40,9 @@ interface Request {
 
 const WHOLE_FILE = 'whole file'
 
+/** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
+export const waitForLock = Symbol('locksmith.waitForLock')
+
 // Object literals, not spreads: V8 copies `{ ...base }` with undefined-valued
 // properties on a slow path (about 1.4 µs each), which LockFile.open paid twice.
 function wholeFileRequest (backend: Backend, exclusive: boolean): Request {
@@ -157,7 +160,7 @@ export class LockFile implements Disposable {
       let timer: NodeJS.Timeout | undefined
       const stop = (reason: unknown): void => {
         cleanup()
-        this.#handle.cancel() // returns once no lock granted in the race is held
+        cancel() // returns once no lock granted in the race is held
         reject(reason)
       }
       const onAbort = (): void => stop(signal?.reason)
@@ -165,19 +168,50 @@ export class LockFile implements Disposable {
         if (timer !== undefined) clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
       }
+      let cancel: () => void
       try {
-        this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error) => {
+        cancel = this.#startWait(request, (error) => {
           cleanup()
-          if (error !== null) return reject(fromNative(error))
-          this.#hold(request)
-          resolve()
+          if (error === null) resolve()
+          else reject(error)
         })
       } catch (error) {
-        return reject(fromNative(error))
+        return reject(error)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       if (timeout !== undefined) timer = setTimeout(() => stop(new LockTimeoutError(this.path, timeout)), timeout)
     })
+  }
+
+  /**
+   * For Lock's queue (lib/slot.ts): a wait with a plain callback, called once
+   * with null when locked or with the error, and no timer or listener to
+   * tidy up, so the path from the kernel's grant to the caller stays short.
+   * Returns a function that cancels the wait synchronously; `done` is then
+   * never called.
+   */
+  [waitForLock] (options: LockRequestOptions | undefined, done: (error: Error | null) => void): () => void {
+    return this.#startWait(this.#request(options), done)
+  }
+
+  #startWait (request: Request, done: (error: Error | null) => void): () => void {
+    this.#refuseConversion(request)
+    let settled = false
+    try {
+      this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error) => {
+        settled = true
+        if (error !== null) return done(fromNative(error))
+        this.#hold(request)
+        done(null)
+      })
+    } catch (error) {
+      throw fromNative(error)
+    }
+    return () => {
+      if (settled) return
+      settled = true
+      this.#handle.cancel()
+    }
   }
 
   /** Releases what this descriptor holds on the range (or the whole file). */

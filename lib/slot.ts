@@ -7,7 +7,7 @@
 import { resolve } from 'node:path'
 import { unlinkSync } from 'node:fs'
 import { LockError } from './errors'
-import { LockFile } from './lockfile'
+import { LockFile, waitForLock } from './lockfile'
 import type { Backend, ByteRange, LockMode } from './validate'
 
 export interface SlotOptions {
@@ -59,8 +59,8 @@ export class Slot {
   #holders = 0
   #shared = false
   readonly #queue: Waiter[] = []
-  /** Aborts the native wait that the head of the queue is in, if any. */
-  #kernelWait: AbortController | undefined
+  /** Cancels the native wait that the head of the queue is in, if any. */
+  #kernelWait: (() => void) | undefined
 
   constructor (key: string, path: string, options: SlotOptions) {
     this.#key = key
@@ -188,30 +188,39 @@ export class Slot {
 
   /** The head of the queue waits for the kernel lock on the slot's native waiter thread. */
   #waitInKernel (head: Waiter): void {
-    const controller = new AbortController()
-    this.#kernelWait = controller
     const file = this.#file as LockFile
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
-    file.lock({ mode, range: this.#options.range, signal: controller.signal }).then(() => {
-      this.#kernelWait = undefined
-      if (this.#queue[0] !== head) {
-        // The waiter gave up after the kernel granted the lock: give it back.
-        file.unlock({ range: this.#options.range })
-        return this.#pump()
+    let cancel: () => void
+    try {
+      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error) => this.#kernelWaitEnded(file, head, error))
+    } catch (error) {
+      this.#queue.shift()
+      head.reject(error)
+      return this.#pump()
+    }
+    this.#kernelWait = cancel
+  }
+
+  // Runs inside the native completion callback, so it must not throw.
+  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null): void {
+    this.#kernelWait = undefined
+    let verified = false
+    if (error === null) {
+      try {
+        verified = this.#verified(file)
+      } catch (failure) {
+        error = failure as Error
       }
-      if (!this.#verified(file)) return this.#pump()
+    }
+    if (error !== null) {
+      this.#queue.shift()
+      head.reject(error)
+    } else if (verified) {
       this.#queue.shift()
       this.#grant(head.shared)
       head.resolve()
-      this.#pump()
-    }, (error: unknown) => {
-      this.#kernelWait = undefined
-      if (!controller.signal.aborted) {
-        this.#queue.shift()
-        head.reject(error)
-      }
-      this.#pump()
-    })
+    }
+    this.#pump()
   }
 
   #leaveQueue (waiter: Waiter): void {
@@ -219,10 +228,11 @@ export class Slot {
     if (index < 0) return
     this.#queue.splice(index, 1)
     if (index === 0 && this.#kernelWait !== undefined) {
-      this.#kernelWait.abort() // the native wait stops synchronously; #pump follows in its rejection
-    } else {
-      this.#pump()
+      // Returns once no thread waits and no lock granted in the race is held.
+      this.#kernelWait()
+      this.#kernelWait = undefined
     }
+    this.#pump()
   }
 
   #kernelTry (shared: boolean): boolean {
@@ -239,10 +249,16 @@ export class Slot {
    * and reopen (pitfall: deleting a lock file breaks mutual exclusion).
    */
   #verified (file: LockFile): boolean {
-    if (file.isCurrent()) return true
-    file.unlock({ range: this.#options.range })
-    this.#closeFile()
-    return false
+    let current = false
+    try {
+      current = file.isCurrent()
+    } finally {
+      if (!current) { // replaced, or the check failed: hold nothing
+        file.unlock({ range: this.#options.range })
+        this.#closeFile()
+      }
+    }
+    return current
   }
 
   #openFile (): LockFile {
