@@ -19,7 +19,14 @@ export type { NamedLockOptions, NamedLockHandle, ExternalLockOptions, Synchroniz
 export { Semaphores, FairLocks } from './semaphores'
 export type { InternalLock } from './semaphores'
 export { lockFileName, defaultLockPath, LOCK_PATH_ENV } from './lockpath'
-export { Coordinator } from './coordination/index'
+// Coordinator is loaded on first use: its modules are most of this package's
+// load time, and most programs only lock files.
+export type Coordinator = import('./coordination/index').Coordinator
+export declare const Coordinator: typeof import('./coordination/index').Coordinator
+Object.defineProperty(exports, 'Coordinator', {
+  enumerable: true,
+  get: (): typeof import('./coordination/index').Coordinator => (require('./coordination/index') as typeof import('./coordination/index')).Coordinator
+})
 export type {
   BackendKind, CoordinatorConstructorOptions, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent,
   ReconnectingEvent, SynchronizedDecorator as CoordinatedSynchronizedDecorator, SynchronizedOptions as CoordinatedSynchronizedOptions

@@ -1,7 +1,6 @@
 // Lock: the lock most programs want. Excludes other processes (kernel lock) and
 // other Lock objects of this thread (in-process queue), waits without polling,
 // and can be bounded by a timeout or an AbortSignal.
-import { performance } from 'node:perf_hooks'
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError } from './errors'
 import { defaultLogger, type Logger } from './log'
 import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'

@@ -1,7 +1,6 @@
 // Where named locks live: the lock directory (explicit option, setDefaults,
 // LOCKSMITH_LOCK_PATH, then a private per-user default) and the file name a
 // lock name maps to (no escaping the directory, distinct names stay distinct).
-import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -120,6 +119,8 @@ export function lockFileName (name: string, prefix?: string, suffix = ''): strin
   }
   const room = MAX_FILE_NAME_BYTES - Buffer.byteLength(suffix)
   if (Buffer.byteLength(encoded) <= room) return encoded + suffix
+  // node:crypto is loaded only here: it would add milliseconds to every program's start.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto')
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 32)
   return truncateUtf8(encoded, room - 34).replace(/%[0-9A-F]?$/, '') + '%%' + hash + suffix
 }

@@ -3,7 +3,6 @@
 // async tasks, and is all there is unless `external`), then the file lock in
 // the lock directory (it excludes other processes and worker threads).
 import { existsSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
 import { types } from 'node:util'
 import {
   AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, TemplateFieldError, WouldDeadlockError

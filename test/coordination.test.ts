@@ -150,4 +150,17 @@ describe('coordination: loading', () => {
     assert.equal(result.stderr, '')
     assert.equal(result.stdout, '0')
   })
+
+  it('loads the coordination modules only when Coordinator is first used', () => {
+    const index = join(__dirname, '..', 'lib', 'index.js')
+    const script = `
+      const locksmith = require(${JSON.stringify(index)})
+      const loaded = () => Object.keys(require.cache).filter((f) => /[\\\\/]coordination[\\\\/]/.test(f)).length
+      const before = loaded()
+      const type = typeof locksmith.Coordinator
+      process.stdout.write(JSON.stringify([before, loaded() > 0, type, Object.keys(locksmith).includes('Coordinator')]))`
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    assert.equal(result.stderr, '')
+    assert.deepEqual(JSON.parse(result.stdout), [0, true, 'function', true])
+  })
 })
