@@ -111,9 +111,10 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
   int fd;
   do fd = open(path, flags, options.permissions);
   while (fd < 0 && errno == EINTR);
-  if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+  if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EISDIR)) {
     // A file we may only read still takes shared locks (and flock exclusive
-    // locks on local file systems).
+    // locks on local file systems). A directory can only be opened this way;
+    // flock(1) locks directories too.
     int read_only = (flags & ~(O_RDWR | O_CREAT)) | O_RDONLY;
     do fd = open(path, read_only);
     while (fd < 0 && errno == EINTR);

@@ -120,6 +120,18 @@ describe('locksmith and flock(1) side by side', { skip: !haveFlock && 'needs uti
     await shared.exit()
   })
 
+  it('a directory can be the lock, in both, and they exclude each other on it', async () => {
+    const directory = tempDir('locksmith-cli-dir-')
+    const r = both(() => ['-n', directory, 'true'])
+    assert.deepEqual([r.flock.status, r.locksmith.status], [0, 0], r.locksmith.stderr)
+    const holding = new Running('locksmith', [directory, process.execPath, CHILD])
+    const child = await holding.childPid()
+    assert.equal(runTool('flock', ['-n', directory, 'true']).status, 1)
+    process.kill(child, 'SIGTERM')
+    await holding.exit()
+    assert.equal(runTool('flock', ['-n', directory, 'true']).status, 0)
+  })
+
   it('usage errors exit 64 in both', () => {
     const path = fresh()
     const cases = [

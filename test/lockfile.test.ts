@@ -115,6 +115,19 @@ describe('interoperability with other programs', { skip: !isLinux }, () => {
     assert.equal(flockCommandCanLock(path), true)
   })
 
+  test('a directory takes flock locks, as with flock(1), and shared fcntl locks', () => {
+    const directory = tempDir('locksmith-dir-lock-')
+    using file = LockFile.open(directory)
+    assert.equal(file.tryLock(), true)
+    assert.equal(flockCommandCanLock(directory, true), false)
+    file.unlock()
+    assert.equal(flockCommandCanLock(directory), true)
+    using ofd = LockFile.open(directory, { backend: 'ofd' })
+    using other = LockFile.open(directory, { backend: 'ofd' })
+    assert.equal(ofd.tryLock({ mode: 'shared' }), true)
+    assert.equal(other.tryLock({ mode: 'shared' }), true)
+  })
+
   test('util-linux flock(1) excludes the flock backend (and auto)', async () => {
     const path = newPath()
     const external = await holdWithFlockCommand(path)

@@ -92,7 +92,10 @@ describe('bad input gets a typed error and leaks nothing', { skip: !isLinux }, (
     ['empty path', () => LockFile.open(''), 'ERR_INVALID_ARG_VALUE'],
     ['NUL byte in path', () => LockFile.open('a\0b'), 'ERR_INVALID_ARG_VALUE'],
     ['path of the wrong type', () => LockFile.open(42 as unknown as string), 'ERR_INVALID_ARG_TYPE'],
-    ['a directory', () => LockFile.open(dir), 'EISDIR'],
+    ['an exclusive fcntl lock on a directory (opened read-only)', () => {
+      using file = LockFile.open(dir, { backend: 'ofd' })
+      file.tryLock()
+    }, 'EBADF'],
     ['missing parent directory', () => LockFile.open(join(dir, 'missing', 'x.lock')), 'ENOENT'],
     ['path too long', () => LockFile.open(join(dir, 'x'.repeat(300))), 'ENAMETOOLONG'],
     ['symlink loop', () => LockFile.open(loop), 'ELOOP'],
