@@ -42,6 +42,7 @@ const WHOLE_FILE = 'whole file'
 
 /** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
 export const waitForLock = Symbol('locksmith.waitForLock')
+type WaitDone = (error: Error | null, current?: boolean) => void
 
 // Object literals, not spreads: V8 copies `{ ...base }` with undefined-valued
 // properties on a slow path (about 1.4 µs each), which LockFile.open paid twice.
@@ -187,22 +188,23 @@ export class LockFile implements Disposable {
    * For Lock's queue (lib/slot.ts): a wait with a plain callback, called once
    * with null when locked or with the error, and no timer or listener to
    * tidy up, so the path from the kernel's grant to the caller stays short.
-   * Returns a function that cancels the wait synchronously; `done` is then
-   * never called.
+   * `current` is isCurrent() as the waiter thread saw it right after the grant
+   * (undefined if it could not tell). Returns a function that cancels the wait
+   * synchronously; `done` is then never called.
    */
-  [waitForLock] (options: LockRequestOptions | undefined, done: (error: Error | null) => void): () => void {
+  [waitForLock] (options: LockRequestOptions | undefined, done: WaitDone): () => void {
     return this.#startWait(this.#request(options), done)
   }
 
-  #startWait (request: Request, done: (error: Error | null) => void): () => void {
+  #startWait (request: Request, done: WaitDone): () => void {
     this.#refuseConversion(request)
     let settled = false
     try {
-      this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error) => {
+      this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error, _acquired, current) => {
         settled = true
         if (error !== null) return done(fromNative(error))
         this.#hold(request)
-        done(null)
+        done(null, current)
       })
     } catch (error) {
       throw fromNative(error)

@@ -10,9 +10,13 @@ export interface NativeLockHandle {
   tryLock (backend: number, exclusive: boolean, start?: number, length?: number): boolean
   /** Blocks the calling thread; timeoutMs < 0 waits forever. false when the time ran out. */
   lockSync (backend: number, exclusive: boolean, start: number | undefined, length: number | undefined, timeoutMs: number): boolean
-  /** Waits on a native thread of its own; the callback runs on this thread. */
+  /**
+   * Waits on a native thread of its own; the callback runs on this thread.
+   * `current`: whether the path still named the file right after the grant
+   * (checked on the waiter thread), undefined if that could not be told.
+   */
   wait (backend: number, exclusive: boolean, start: number | undefined, length: number | undefined,
-    callback: (error: Error | null, acquired?: boolean) => void): void
+    callback: (error: Error | null, acquired?: boolean, current?: boolean) => void): void
   /** Stops the wait in progress; returns once nothing waits and nothing granted in the race is held. */
   cancel (): boolean
   unlock (backend: number, start?: number, length?: number): void

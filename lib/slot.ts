@@ -192,7 +192,7 @@ export class Slot {
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     let cancel: () => void
     try {
-      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error) => this.#kernelWaitEnded(file, head, error))
+      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error, current) => this.#kernelWaitEnded(file, head, error, current))
     } catch (error) {
       this.#queue.shift()
       head.reject(error)
@@ -202,12 +202,13 @@ export class Slot {
   }
 
   // Runs inside the native completion callback, so it must not throw.
-  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null): void {
+  // `current`: the waiter thread's isCurrent() right after the grant.
+  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null, current: boolean | undefined): void {
     this.#kernelWait = undefined
     let verified = false
     if (error === null) {
       try {
-        verified = this.#verified(file)
+        verified = this.#verified(file, current)
       } catch (failure) {
         error = failure as Error
       }
@@ -248,10 +249,10 @@ export class Slot {
    * file was removed or replaced meanwhile, the lock protects nothing: drop it
    * and reopen (pitfall: deleting a lock file breaks mutual exclusion).
    */
-  #verified (file: LockFile): boolean {
+  #verified (file: LockFile, checked?: boolean): boolean {
     let current = false
     try {
-      current = file.isCurrent()
+      current = checked ?? file.isCurrent()
     } finally {
       if (!current) { // replaced, or the check failed: hold nothing
         file.unlock({ range: this.#options.range })

@@ -180,7 +180,11 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     pending->handle = nullptr;
     self->Unref();
     if (result == 0) {
-      callback.Call({env.Null(), Napi::Boolean::New(env, true)});
+      // The third argument: whether the path still named the file just after
+      // the grant (undefined if that could not be told).
+      int current = pending->waiter->Current();
+      Napi::Value checked = current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1);
+      callback.Call({env.Null(), Napi::Boolean::New(env, true), checked});
     } else {
       callback.Call({SystemError(env, result, LockSyscall(self->last_backend_), self->path_).Value()});
     }
@@ -245,7 +249,8 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
   }
 
   // wait(backend, exclusive, start, length, callback): waits on a native thread
-  // of its own; callback(error) or callback(null, true) on the JavaScript thread.
+  // of its own; callback(error) or callback(null, true, current) on the
+  // JavaScript thread.
   void Wait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     LockRequest request = ReadRequest(info);
@@ -257,11 +262,14 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     pending->completion = Napi::ThreadSafeFunction::New(
         env, callback, "locksmith.wait", 0, 1, pending,
         [](Napi::Env finalize_env, PendingWait* data) { Finalize(finalize_env, data); });
-    pending->waiter = std::make_unique<Waiter>(file_, request, [pending] {
-      pending->completion.NonBlockingCall([pending](Napi::Env call_env, Napi::Function cb) {
-        Deliver(call_env, cb, pending);
-      });
-    });
+    pending->waiter = std::make_unique<Waiter>(
+        file_, request,
+        [pending] {
+          pending->completion.NonBlockingCall([pending](Napi::Env call_env, Napi::Function cb) {
+            Deliver(call_env, cb, pending);
+          });
+        },
+        path_);
     int error = pending->waiter->Start();
     if (error != 0) {
       pending->completion.Release();

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 
 #include "lock.h"
 
@@ -13,7 +14,10 @@ namespace locksmith {
 class Waiter {
  public:
   // on_finish runs on the waiter thread once the wait has ended for any reason.
-  Waiter(file_t file, LockRequest request, std::function<void()> on_finish);
+  // With a path, a granted lock is followed at once by IsCurrentFile on it, on
+  // this thread (see Current()).
+  Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
+         std::string path_to_check = std::string());
   ~Waiter();
 
   int Start();  // 0 or -errno if no thread could be started
@@ -24,6 +28,10 @@ class Waiter {
   // Takes the outcome of a finished wait: 0 (the lock is now the caller's) or
   // -errno. -ECANCELED if Cancel() came first.
   int Claim();
+
+  // After a granted wait with a path to check: 1 if the path still named the
+  // locked file right after the grant, 0 if not, -1 if that could not be told.
+  int Current();
 
   // Stops the wait. Returns once the thread has left the kernel and joined; a
   // lock granted in the race is released first. False if Claim() came first.
@@ -38,6 +46,7 @@ class Waiter {
   file_t file_;
   LockRequest request_;
   std::function<void()> on_finish_;
+  std::string path_to_check_;
   Thread* thread_ = nullptr;
 
   std::mutex mutex_;
@@ -46,6 +55,7 @@ class Waiter {
   bool cancel_requested_ = false;
   bool claimed_ = false;
   int result_ = 0;
+  int current_ = -1;
 };
 
 }  // namespace locksmith

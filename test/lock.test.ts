@@ -3,7 +3,7 @@
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -273,6 +273,23 @@ describe('Lock across processes', { skip: !isLinux }, () => {
     assert.equal((await holder.next()).event, 'acquired')
     assert.equal(await new Lock(path).acquire({ blocking: false }), false)
     await holder.send({ cmd: 'release' })
+  })
+
+  test('the file replaced during a wait: the granted lock on the old file is dropped, the new file is locked', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'acquire', path })).event, 'acquired')
+    const threadsBefore = waiterThreadCount()
+    const lock = new Lock(path)
+    const acquired = lock.acquire()
+    while (waiterThreadCount() === threadsBefore) await sleep(2) // in the kernel wait now
+    renameSync(path, `${path}.old`)
+    writeFileSync(path, '')
+    assert.equal((await holder.send({ cmd: 'release' })).released, true)
+    assert.equal(await acquired, true)
+    assert.equal(flockCommandCanLock(path), false, 'the file the path names is the one held')
+    assert.equal(flockCommandCanLock(`${path}.old`), true, 'the grant on the replaced file was given back')
+    lock.release()
+    assert.equal(flockCommandCanLock(path), true)
   })
 
   test('removeOnRelease: 4 processes x 150 increments under a lock whose file is removed each time, no lost update', async () => {
