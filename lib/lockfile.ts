@@ -193,10 +193,10 @@ export class LockFile implements Disposable {
    * synchronously; `done` is then never called.
    */
   [waitForLock] (options: LockRequestOptions | undefined, done: WaitDone): () => void {
-    return this.#startWait(this.#request(options), done)
+    return this.#startWait(this.#request(options), done, true)
   }
 
-  #startWait (request: Request, done: WaitDone): () => void {
+  #startWait (request: Request, done: WaitDone, checkCurrent = false): () => void {
     this.#refuseConversion(request)
     let settled = false
     try {
@@ -205,7 +205,7 @@ export class LockFile implements Disposable {
         if (error !== null) return done(fromNative(error))
         this.#hold(request)
         done(null, current)
-      })
+      }, checkCurrent)
     } catch (error) {
       throw fromNative(error)
     }

@@ -12,11 +12,12 @@ export interface NativeLockHandle {
   lockSync (backend: number, exclusive: boolean, start: number | undefined, length: number | undefined, timeoutMs: number): boolean
   /**
    * Waits on a native thread of its own; the callback runs on this thread.
-   * `current`: whether the path still named the file right after the grant
-   * (checked on the waiter thread), undefined if that could not be told.
+   * With checkCurrent, `current` tells whether the path still named the file
+   * right after the grant (checked on the waiter thread); otherwise, or if that
+   * could not be told, it is undefined.
    */
   wait (backend: number, exclusive: boolean, start: number | undefined, length: number | undefined,
-    callback: (error: Error | null, acquired?: boolean, current?: boolean) => void): void
+    callback: (error: Error | null, acquired?: boolean, current?: boolean) => void, checkCurrent?: boolean): void
   /** Stops the wait in progress; returns once nothing waits and nothing granted in the race is held. */
   cancel (): boolean
   unlock (backend: number, start?: number, length?: number): void

@@ -248,13 +248,14 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     return Napi::Boolean::New(env, true);
   }
 
-  // wait(backend, exclusive, start, length, callback): waits on a native thread
-  // of its own; callback(error) or callback(null, true, current) on the
-  // JavaScript thread.
+  // wait(backend, exclusive, start, length, callback, checkCurrent): waits on a
+  // native thread of its own; callback(error) or callback(null, true, current)
+  // on the JavaScript thread. `current` is only looked at when asked for.
   void Wait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     LockRequest request = ReadRequest(info);
     Napi::Function callback = info[4].As<Napi::Function>();
+    bool check_current = info[5].ToBoolean().Value();
     EnsureOpen(env, LockSyscall(request.backend));
     EnsureNoWait(env);
 
@@ -269,7 +270,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
             Deliver(call_env, cb, pending);
           });
         },
-        path_);
+        check_current ? path_ : std::string());
     int error = pending->waiter->Start();
     if (error != 0) {
       pending->completion.Release();
