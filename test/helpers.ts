@@ -110,6 +110,21 @@ export function waiterThreadCount (): number {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * The waiter-thread count once it equals `expected`, or whatever it is after `withinMs`.
+ * A thread already joined can stay listed in /proc/self/task for a moment while the
+ * kernel finishes its exit, so a count taken right after a join may still include it.
+ */
+export async function waiterThreadCountSettled (expected: number, withinMs = 2000): Promise<number> {
+  const deadline = performance.now() + withinMs
+  let count = waiterThreadCount()
+  while (count !== expected && performance.now() < deadline) {
+    await sleep(5)
+    count = waiterThreadCount()
+  }
+  return count
+}
+
 /** A program nobody here wrote, holding a lock until killed. It prints "locked" once it holds it. */
 export interface ExternalHolder { kill: () => Promise<void> }
 

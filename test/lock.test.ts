@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { Lock, LockBusyError, LockError, LockTimeoutError, withLock } from '../lib/index'
 import { slotCount } from '../lib/slot'
-import { Holder, flockCommandCanLock, isLinux, sleep, tempDir, waiterThreadCount } from './helpers'
+import { Holder, flockCommandCanLock, isLinux, sleep, tempDir, waiterThreadCount, waiterThreadCountSettled } from './helpers'
 
 const run = promisify(execFile)
 const scenarios = join(__dirname, 'fixtures', 'lock-scenarios.js')
@@ -151,7 +151,7 @@ describe('Lock in one process', () => {
     const holder = await Holder.start()
     try {
       assert.equal((await holder.send({ cmd: 'acquire', path })).event, 'acquired')
-      const threadsBefore = waiterThreadCount()
+      const threadsBefore = await waiterThreadCountSettled(0)
       const histogram = monitorEventLoopDelay({ resolution: 10 })
       histogram.enable()
       const locks = Array.from({ length: 1000 }, () => new Lock(path))
@@ -278,10 +278,10 @@ describe('Lock across processes', { skip: !isLinux }, () => {
   test('the file replaced during a wait: the granted lock on the old file is dropped, the new file is locked', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'acquire', path })).event, 'acquired')
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     const lock = new Lock(path)
     const acquired = lock.acquire()
-    while (waiterThreadCount() === threadsBefore) await sleep(2) // in the kernel wait now
+    assert.equal(await waiterThreadCountSettled(threadsBefore + 1), threadsBefore + 1, 'in the kernel wait now')
     renameSync(path, `${path}.old`)
     writeFileSync(path, '')
     assert.equal((await holder.send({ cmd: 'release' })).released, true)

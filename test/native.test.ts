@@ -10,7 +10,7 @@ import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { LockFile, Lock, LockError } from '../lib/index'
 import { native, packageRoot } from '../lib/native'
-import { flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, waiterThreadCount } from './helpers'
+import { flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, waiterThreadCountSettled } from './helpers'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sourceHash, ALL_FILES } = require(join(packageRoot, 'scripts', 'source-hash.js')) as { sourceHash: () => string, ALL_FILES: string[] }
@@ -65,7 +65,7 @@ describe('worker threads', { skip: !isLinux }, () => {
     const path = newPath()
     using file = LockFile.open(path)
     file.tryLock()
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     const { worker, next } = runWorker(path, true)
     assert.equal(await next(), 'waiting')
     await sleep(30)
@@ -73,7 +73,7 @@ describe('worker threads', { skip: !isLinux }, () => {
     file.unlock()
     await sleep(30)
     assert.equal(flockCommandCanLock(path), true, 'the cancelled wait must not have taken the lock')
-    assert.equal(waiterThreadCount(), threadsBefore, 'no waiter thread left behind')
+    assert.equal(await waiterThreadCountSettled(threadsBefore), threadsBefore, 'no waiter thread left behind')
   })
 })
 

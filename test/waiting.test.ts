@@ -7,16 +7,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { LockFile, LockTimeoutError } from '../lib/index'
-import { Holder, flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, waiterThreadCount } from './helpers'
+import { Holder, flockCommandCanLock, isLinux, openFdCount, sleep, tempDir, waiterThreadCount, waiterThreadCountSettled } from './helpers'
 
 const dir = tempDir()
 let counter = 0
 const newPath = (): string => join(dir, `wait-${++counter}.lock`)
-
-/** Lets finished waiter threads be joined and counted out. */
-async function settle (): Promise<void> {
-  await sleep(20)
-}
 
 describe('waiting without the thread pool', { skip: !isLinux }, () => {
   let holder: Holder
@@ -49,13 +44,13 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
   test('abort while waiting: rejects with the reason, nothing held, no thread or descriptor left', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     const fdsBefore = openFdCount()
     const file = LockFile.open(path)
     const controller = new AbortController()
     const waited = file.lock({ signal: controller.signal })
     await sleep(20)
-    assert.equal(waiterThreadCount(), threadsBefore + 1, 'one native waiter thread')
+    assert.equal(await waiterThreadCountSettled(threadsBefore + 1), threadsBefore + 1, 'one native waiter thread')
     const reason = new Error('stop')
     const abortedAt = performance.now()
     controller.abort(reason)
@@ -64,22 +59,20 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
     file.close()
     await holder.send({ cmd: 'unlock' })
     assert.equal(flockCommandCanLock(path), true)
-    await settle()
-    assert.equal(waiterThreadCount(), threadsBefore)
+    assert.equal(await waiterThreadCountSettled(threadsBefore), threadsBefore)
     assert.equal(openFdCount(), fdsBefore)
   })
 
   test('timeout: LockTimeoutError with code ETIMEDOUT, thread joined', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'ofd', mode: 'shared' })).event, 'acquired')
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     using file = LockFile.open(path, { backend: 'ofd' })
     await assert.rejects(file.lock({ timeout: 30 }), (error: LockTimeoutError) => {
       return error instanceof LockTimeoutError && error.code === 'ETIMEDOUT' && error.path === path
     })
     assert.equal(file.heldMode(), undefined)
-    await settle()
-    assert.equal(waiterThreadCount(), threadsBefore)
+    assert.equal(await waiterThreadCountSettled(threadsBefore), threadsBefore)
     await holder.send({ cmd: 'unlock' })
   })
 
@@ -109,10 +102,10 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
   test('synchronous wait with a timeout', async () => {
     const path = newPath()
     assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'posix', mode: 'exclusive' })).event, 'acquired')
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     using file = LockFile.open(path, { backend: 'posix' })
     assert.throws(() => file.lockSync({ timeout: 20 }), { code: 'ETIMEDOUT' })
-    assert.equal(waiterThreadCount(), threadsBefore)
+    assert.equal(await waiterThreadCountSettled(threadsBefore), threadsBefore)
     await holder.send({ cmd: 'unlock' })
     file.lockSync({ timeout: 1000 })
     assert.equal(file.heldMode(), 'exclusive')
@@ -120,7 +113,7 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
 
   test('an uncontended acquire starts no thread', async () => {
     const path = newPath()
-    const threadsBefore = waiterThreadCount()
+    const threadsBefore = await waiterThreadCountSettled(0)
     using file = LockFile.open(path)
     await file.lock()
     assert.equal(waiterThreadCount(), threadsBefore)
