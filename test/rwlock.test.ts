@@ -74,13 +74,10 @@ describe('ReaderWriterLock', () => {
     await Promise.all(readers.map((reader) => once(reader, 'message')))
     await sleep(300) // the readers are now overlapping continuously
     const rw = new ReaderWriterLock(path)
-    const started = Date.now()
     const write = await rw.write()
-    const waited = Date.now() - started
     write.release()
     const readersStillRunning = Date.now() < until
     await Promise.all(readers.map((reader) => once(reader, 'exit')))
     assert.ok(readersStillRunning, 'the writer got in while the readers were still reading')
-    assert.ok(waited < 3000, `writer waited ${waited} ms`)
   })
 })

@@ -30,11 +30,11 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
       file.unlock()
     })
     await sleep(50)
-    // With the libuv pool (4 threads) taken by waiters these would never finish.
-    const started = performance.now()
+    // With the libuv pool (4 threads) taken by waiters these would never finish
+    // while the holder holds (the test would time out).
     await readFile(__filename)
     await promisify(pbkdf2)('secret', 'salt', 1000, 32, 'sha256')
-    assert.ok(performance.now() - started < 2000, 'fs and crypto must not queue behind lock waiters')
+    assert.equal(order.length, 0, 'fs and crypto finished while all 64 were still waiting')
     await holder.send({ cmd: 'unlock' })
     await Promise.all(waits)
     assert.equal(new Set(order).size, 64)
@@ -52,10 +52,9 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
     await sleep(20)
     assert.equal(await waiterThreadCountSettled(threadsBefore + 1), threadsBefore + 1, 'one native waiter thread')
     const reason = new Error('stop')
-    const abortedAt = performance.now()
     controller.abort(reason)
+    // Rejected while the other process still holds the lock: the kernel wait was interrupted.
     await assert.rejects(waited, (error) => error === reason)
-    assert.ok(performance.now() - abortedAt < 100)
     file.close()
     await holder.send({ cmd: 'unlock' })
     assert.equal(flockCommandCanLock(path), true)
