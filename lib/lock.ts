@@ -2,7 +2,7 @@
 // other Lock objects of this thread (in-process queue), waits without polling,
 // and can be bounded by a timeout or an AbortSignal.
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError } from './errors'
-import { defaultLogger, type Logger } from './log'
+import { debugLog, defaultLogger, type Logger } from './log'
 import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'
 import {
   validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
@@ -102,27 +102,33 @@ export class Lock implements Disposable, AsyncDisposable {
    * Blocking: resolves true once held, rejects with LockTimeoutError or the
    * signal's reason. Non-blocking: resolves true or false.
    */
-  async acquire (options?: AcquireOptions): Promise<boolean> {
-    const { blocking, signal } = this.#settings(options)
-    this.#checkIdle()
-    if (signal?.aborted) throw signal.reason
-    if (this.#take()) return true
-    if (blocking === false) {
-      this.#log('busy')
-      return false
+  acquire (options?: AcquireOptions): Promise<boolean> {
+    try {
+      const { blocking, signal } = this.#settings(options)
+      this.#checkIdle()
+      if (signal?.aborted) throw signal.reason
+      if (this.#take()) return Promise.resolve(true)
+      if (blocking === false) {
+        this.#log('busy')
+        return Promise.resolve(false)
+      }
+      return this.#wait(blocking === true ? undefined : blocking, signal)
+    } catch (error) {
+      return Promise.reject(error)
     }
-    await this.#wait(blocking === true ? undefined : blocking, signal)
-    return true
   }
 
   /** After a failed non-blocking try: waits until held (same timeout and abort rules). */
-  async block (options?: AcquireOptions): Promise<true> {
-    const { blocking, signal } = this.#settings(options)
-    this.#checkIdle()
-    if (signal?.aborted) throw signal.reason
-    if (this.#take()) return true
-    await this.#wait(typeof blocking === 'number' ? blocking : undefined, signal)
-    return true
+  block (options?: AcquireOptions): Promise<true> {
+    try {
+      const { blocking, signal } = this.#settings(options)
+      this.#checkIdle()
+      if (signal?.aborted) throw signal.reason
+      if (this.#take()) return Promise.resolve(true)
+      return this.#wait(typeof blocking === 'number' ? blocking : undefined, signal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** One synchronous attempt. */
@@ -205,43 +211,64 @@ export class Lock implements Disposable, AsyncDisposable {
     return true
   }
 
-  async #wait (timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  // Not async: the grant resolves the caller's promise directly (no await in
+  // between), and a wait for ever creates no timer and registers no listener.
+  #wait (timeout: number | undefined, signal: AbortSignal | undefined): Promise<true> {
     const started = performance.now()
     this.#log('waiting')
     if (timeout === 0) {
       this.#log('timed out', started)
-      throw new LockTimeoutError(this.path, 0)
+      return Promise.reject(new LockTimeoutError(this.path, 0))
     }
-    // One signal for the caller's abort and the timeout; a plain wait for ever
-    // has neither, and its grant then runs no listener bookkeeping at all.
-    const controller = timeout === undefined && signal === undefined ? undefined : new AbortController()
-    // Only a timed wait needs its error ready (built here, so its stack shows the caller);
-    // building one for every wait cost about 7 µs.
-    const timeoutError = timeout === undefined ? undefined : new LockTimeoutError(this.path, timeout)
-    const timer = timeout === undefined ? undefined : setTimeout(() => controller?.abort(timeoutError), timeout)
-    const onAbort = (): void => controller?.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    this.#pending = true
-    try {
-      await this.#getSlot().take(this.mode, controller?.signal)
-    } catch (error) {
-      const event = controller?.signal.aborted !== true ? 'failed' : error === timeoutError ? 'timed out' : 'aborted'
-      this.#log(event, started)
-      throw error
-    } finally {
-      this.#pending = false
-      if (timer !== undefined) clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
-    this.#held = true
-    this.#log('acquired', started)
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const finish = (): void => {
+        this.#pending = false
+        if (timer !== undefined) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const granted = (): void => {
+        finish()
+        this.#held = true
+        resolve(true)
+        this.#log('acquired', started)
+      }
+      const failed = (error: unknown, event = 'failed'): void => {
+        finish()
+        this.#log(event, started)
+        reject(error)
+      }
+      // Leaving the queue returns once no kernel lock granted in the race is held.
+      const stop = (reason: unknown, event: string): void => {
+        try {
+          leave()
+        } finally {
+          failed(reason, event)
+        }
+      }
+      const onAbort = (): void => stop(signal?.reason, 'aborted')
+      this.#pending = true
+      let leave: () => void = () => {}
+      try {
+        leave = this.#getSlot().enqueue(this.mode, granted, failed)
+      } catch (error) {
+        return failed(error)
+      }
+      if (!this.#pending) return // settled already
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (timeout !== undefined) {
+        // Built now, so that its stack shows the caller.
+        const timeoutError = new LockTimeoutError(this.path, timeout)
+        timer = setTimeout(() => stop(timeoutError, 'timed out'), timeout)
+      }
+    })
   }
 
   #log (event: string, started?: number): void {
     if (this.#logger === undefined) return
     const waited = started === undefined ? '' : ` after ${(performance.now() - started).toFixed(1)} ms`
     const range = this.range === undefined ? '' : ` bytes ${this.range.start}+${this.range.length}`
-    this.#logger.debug(`${this.prefix === undefined ? '' : `${this.prefix}: `}${event} ${this.mode} lock on ${this.path}${range} (pid ${process.pid})${waited}`)
+    debugLog(this.#logger, `${this.prefix === undefined ? '' : `${this.prefix}: `}${event} ${this.mode} lock on ${this.path}${range} (pid ${process.pid})${waited}`)
   }
 }
 

@@ -9,7 +9,7 @@ import {
 } from './errors'
 import { Lock, validateBlocking, type AcquireOptions, type Blocking, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
-import { defaultLogger, type Logger } from './log'
+import { debugLog, defaultLogger, type Logger } from './log'
 import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { compileTemplate, namesFromCall, parameterNames, validateNameSpec, type LockNameSpec } from './template'
@@ -126,7 +126,7 @@ class NamedHeld implements NamedLockHandle {
     if (!this.#acquired) return false
     this.#acquired = false
     for (const part of [...this.#parts].reverse()) part.release()
-    this.#logger?.debug(`Lock ${describe(this.names)} released by pid ${process.pid} :: held ${(performance.now() - this.#since).toFixed(1)} ms`)
+    debugLog(this.#logger, `Lock ${describe(this.names)} released by pid ${process.pid} :: held ${(performance.now() - this.#since).toFixed(1)} ms`)
     return true
   }
 
@@ -159,14 +159,14 @@ function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, nam
 }
 
 function held (names: string[], paths: string[], parts: Array<HeldLock | Lock>, settings: Settings, started: number): NamedLockHandle {
-  settings.logger?.debug(`Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
+  debugLog(settings.logger, `Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
   return new NamedHeld(names, paths, parts, settings.logger)
 }
 
 async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
   const started = performance.now()
   const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
-  settings.logger?.debug(`Acquiring lock ${describe(names)} (pid ${process.pid})`)
+  debugLog(settings.logger, `Acquiring lock ${describe(names)} (pid ${process.pid})`)
   const parts: Array<HeldLock | Lock> = []
   const paths: string[] = []
   try {

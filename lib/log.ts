@@ -43,3 +43,18 @@ const stderrLogger: Logger = {
 
 /** The logger used when none is passed: stderr if an environment switch is on, else none. */
 export const defaultLogger: Logger | undefined = loggingEnabled() ? stderrLogger : undefined
+
+/**
+ * Hands a line to the logger and never throws: logging happens while locks are
+ * being taken and given back (even inside a native completion), and a failing
+ * logger must not leave a lock held behind an error. Its failure becomes a
+ * process warning instead.
+ */
+export function debugLog (logger: Logger | undefined, message: string): void {
+  if (logger === undefined) return
+  try {
+    logger.debug(message)
+  } catch (error) {
+    process.emitWarning(`the logger threw: ${String(error)}`, { code: 'LOCKSMITH_LOGGER_FAILED' })
+  }
+}

@@ -19,8 +19,9 @@ export interface SlotOptions {
 
 interface Waiter {
   shared: boolean
-  resolve: () => void
-  reject: (error: unknown) => void
+  /** Called once when this waiter holds the lock, possibly inside the native completion. */
+  granted: () => void
+  failed: (error: unknown) => void
 }
 
 const slots = new Map<string, Slot>()
@@ -88,23 +89,21 @@ export class Slot {
     }
   }
 
-  /** Waits in FIFO order behind this process's other waiters, then for the kernel. */
-  take (mode: LockMode, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { shared: mode === 'shared', resolve, reject }
-      const onAbort = (): void => {
-        this.#leaveQueue(waiter)
-        reject(signal?.reason)
-      }
-      if (signal !== undefined) {
-        signal.addEventListener('abort', onAbort, { once: true })
-        waiter.resolve = () => { signal.removeEventListener('abort', onAbort); resolve() }
-        waiter.reject = (error) => { signal.removeEventListener('abort', onAbort); reject(error) }
-      }
-      this.#queue.push(waiter)
-      this.#register()
-      this.#pump()
-    })
+  /**
+   * Waits in FIFO order behind this process's other waiters, then for the kernel.
+   * Exactly one of `granted` and `failed` is called, once, perhaps before this
+   * returns; neither may throw (they can run inside the native completion).
+   * Callbacks rather than a promise: each promise between the kernel's grant
+   * and the caller is one more turn of the microtask queue in the hand-off.
+   * Returns a function that leaves the queue (a no-op once either was called);
+   * after it, neither is called.
+   */
+  enqueue (mode: LockMode, granted: () => void, failed: (error: unknown) => void): () => void {
+    const waiter: Waiter = { shared: mode === 'shared', granted, failed }
+    this.#queue.push(waiter)
+    this.#register()
+    this.#pump()
+    return () => this.#leaveQueue(waiter)
   }
 
   /** Blocks this thread for the kernel lock. Waiting on this process's own holder would never end. */
@@ -164,7 +163,7 @@ export class Slot {
         if (!(head.shared && this.#shared)) return
         this.#queue.shift()
         this.#holders++
-        head.resolve()
+        head.granted()
         continue
       }
       let locked: boolean
@@ -172,7 +171,7 @@ export class Slot {
         locked = this.#kernelTry(head.shared)
       } catch (error) {
         this.#queue.shift()
-        head.reject(error)
+        head.failed(error)
         continue
       }
       if (!locked) {
@@ -181,7 +180,7 @@ export class Slot {
       }
       this.#queue.shift()
       this.#grant(head.shared)
-      head.resolve()
+      head.granted()
     }
     this.#dropIfIdle()
   }
@@ -195,7 +194,7 @@ export class Slot {
       cancel = file[waitForLock]({ mode, range: this.#options.range }, (error, current) => this.#kernelWaitEnded(file, head, error, current))
     } catch (error) {
       this.#queue.shift()
-      head.reject(error)
+      head.failed(error)
       return this.#pump()
     }
     this.#kernelWait = cancel
@@ -215,11 +214,11 @@ export class Slot {
     }
     if (error !== null) {
       this.#queue.shift()
-      head.reject(error)
+      head.failed(error)
     } else if (verified) {
       this.#queue.shift()
       this.#grant(head.shared)
-      head.resolve()
+      head.granted()
     }
     this.#pump()
   }

@@ -71,4 +71,29 @@ describe('logging', () => {
     assert.match(lines[0] as string, /^p: acquired exclusive lock on/)
     assert.match(lines[1] as string, /^p: released/)
   })
+
+  test('a logger that throws: acquires still succeed, a warning says why, nothing is left held', async () => {
+    const path = join(dir, 'throwing-logger.lock')
+    const warnings: Error[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning) }
+    process.on('warning', onWarning)
+    try {
+      const logger = { debug: (): void => { throw new Error('logger down') } }
+      const first = new Lock(path, { logger })
+      assert.equal(await first.acquire(), true) // taken at once
+      const second = new Lock(path, { logger })
+      const waiting = second.acquire() // granted later, inside the kernel wait's completion
+      first.release()
+      assert.equal(await waiting, true)
+      assert.equal(second.acquired, true)
+      assert.equal(second.release(), true)
+      const third = new Lock(path)
+      assert.equal(third.tryAcquire(), true, 'nothing left held')
+      third.release()
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.ok(warnings.length > 0 && warnings.every((w) => (w as Error & { code?: string }).code === 'LOCKSMITH_LOGGER_FAILED' && /logger down/.test(w.message)))
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { CoordinationError, invalidArgType, LockLostError } from '../errors'
-import { defaultLogger, type Logger } from '../log'
+import { debugLog, defaultLogger, type Logger } from '../log'
 import { formatName, type LockNameSpec } from '../template'
 import { Backoff } from './backoff'
 import { FileLock } from './file'
@@ -310,6 +310,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   }
 
   #log (message: string): void {
-    this.#logger?.debug(`coordination: ${message}`)
+    debugLog(this.#logger, `coordination: ${message}`)
   }
 }
