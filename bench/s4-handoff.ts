@@ -1,7 +1,8 @@
 // Scenario 4: hand-off latency between two processes. One holds the lock, the
 // other waits for it; the holder stamps the shared monotonic clock just before
 // it releases and the waiter stamps it as soon as its acquire resolves. Then the
-// roles swap. The holder lets go a random 1-3 ms after the waiter started
+// roles swap. The kernel waiters take turns round by round; the pollers run
+// one after another. The holder lets go a random 1-3 ms after the waiter started
 // waiting (plus a random fraction of a poller's period, so its poll phase is
 // random too), long enough for a kernel waiter to be asleep. Nothing else runs
 // in the measured window: the holder's stamp is fetched after the hand-off.
@@ -29,28 +30,87 @@ function plan (id: string, quick: boolean): Plan {
   return { rounds, boundMs: 10_000 + 8 * period }
 }
 
-async function measureAgents (c: Contender, path: string, { rounds, boundMs }: Plan, label: string): Promise<number[]> {
+/** Two agents passing one lock back and forth; each hand-off() is one measured round. */
+interface Pair {
+  handoff: (round: number) => Promise<number>
+  kill: () => Promise<void>
+}
+
+async function startPair (c: Contender, path: string, boundMs: number): Promise<Pair> {
   const period = pollPeriodMs(c.id)
   const agents = await startAgents(2, c.id, path) as [Agent, Agent]
+  const kill = async (): Promise<void> => { await Promise.all(agents.map((agent) => agent.kill())) }
   try {
     await agents[0].send({ cmd: 'hold' }, boundMs)
-    const latencies: number[] = []
-    for (let i = 0; i < rounds; i++) {
-      const holder = agents[i % 2] as Agent
-      const waiter = agents[(i + 1) % 2] as Agent
-      if (i % 10 === 0) progress(`4 hand-off: ${label} (${i}/${rounds})`)
+  } catch (error) {
+    await kill()
+    throw error
+  }
+  return {
+    kill,
+    handoff: async (round) => {
+      const holder = agents[round % 2] as Agent
+      const waiter = agents[(round + 1) % 2] as Agent
       await waiter.send({ cmd: 'wait' }, boundMs)
       const acquired = waiter.next(boundMs)
       const holdMs = MIN_HOLD_MS + Math.random() * (MAX_HOLD_MS - MIN_HOLD_MS) + Math.random() * period
       holder.post({ cmd: 'release', holdMs })
       const got = await acquired
       const released = await holder.send({ cmd: 'stamp' }, boundMs)
-      latencies.push((got.t1 as number) - (released.t0 as number))
+      return (got.t1 as number) - (released.t0 as number)
+    }
+  }
+}
+
+/** A poller alone: its rounds last a poll period, so it gets a time budget of its own. */
+async function measureAlone (c: Contender, path: string, { rounds, boundMs }: Plan, label: string): Promise<number[]> {
+  const pair = await startPair(c, path, boundMs)
+  try {
+    const latencies: number[] = []
+    for (let i = 0; i < rounds; i++) {
+      if (i % 10 === 0) progress(`4 hand-off: ${label} (${i}/${rounds})`)
+      latencies.push(await pair.handoff(i))
     }
     return latencies
   } finally {
-    await Promise.all(agents.map((agent) => agent.kill()))
+    await pair.kill()
   }
+}
+
+/**
+ * Kernel waiters take turns, one hand-off each per round, so that a machine
+ * whose speed drifts during the run (frequency, noisy neighbours) weighs on
+ * all of them alike; measured one after the other, their order showed in
+ * their medians. A contender that fails drops out with its reason.
+ */
+async function measureInterleaved (contenders: Contender[], dir: string, { rounds, boundMs }: Plan): Promise<Map<string, number[] | Error>> {
+  const outcome = new Map<string, number[] | Error>()
+  const pairs = new Map<string, Pair>()
+  for (const c of contenders) {
+    try {
+      pairs.set(c.id, await startPair(c, join(dir, `${c.id}.lock`), boundMs))
+      outcome.set(c.id, [])
+    } catch (error) {
+      outcome.set(c.id, error as Error)
+    }
+  }
+  try {
+    for (let i = 0; i < rounds; i++) {
+      if (i % 10 === 0) progress(`4 hand-off: kernel waiters, interleaved (${i}/${rounds})`)
+      for (const [id, pair] of pairs) {
+        try {
+          (outcome.get(id) as number[]).push(await pair.handoff(i))
+        } catch (error) {
+          outcome.set(id, error as Error)
+          pairs.delete(id)
+          await pair.kill()
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...pairs.values()].map((pair) => pair.kill()))
+  }
+  return outcome
 }
 
 export async function scenario4 (context: Context): Promise<ScenarioResult> {
@@ -65,18 +125,25 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     rows.push(row)
     distributions[id] = quantiles(latencies, 101)
   }
+  const available: Contender[] = []
   for (const c of CONTENDERS) {
     const info = c.peer === undefined ? undefined : peerInfo(c.peer)
-    if (info !== undefined && !info.available) {
-      rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
-      continue
+    if (info !== undefined && !info.available) rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
+    else available.push(c)
+  }
+  const kernelWaiters = available.filter((c) => pollPeriodMs(c.id) === 0)
+  const measured = await measureInterleaved(kernelWaiters, dir, plan('locksmith', context.quick))
+  for (const c of available) {
+    let latencies: number[] | Error | undefined = measured.get(c.id)
+    if (latencies === undefined) {
+      try {
+        latencies = await measureAlone(c, join(dir, `${c.id}.lock`), plan(c.id, context.quick), c.label)
+      } catch (error) {
+        latencies = error as Error
+      }
     }
-    try {
-      const latencies = await measureAgents(c, join(dir, `${c.id}.lock`), plan(c.id, context.quick), c.label)
-      record(c.id, c.label, latencies, c.waits)
-    } catch (error) {
-      rows.push({ id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
-    }
+    if (latencies instanceof Error) rows.push({ id: c.id, label: c.label, status: 'failed', reason: latencies.message })
+    else record(c.id, c.label, latencies, c.waits)
   }
   const cLabel = 'two C processes (blocking flock)'
   if (context.baseline.path === undefined) {
@@ -99,7 +166,7 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     reference: 'locksmith',
     rows,
     distributions,
-    settings: { holdMs: [MIN_HOLD_MS, MAX_HOLD_MS], pollers: 'hold + uniform random fraction of the poll period' },
+    settings: { holdMs: [MIN_HOLD_MS, MAX_HOLD_MS], pollers: 'hold + uniform random fraction of the poll period', order: 'kernel waiters take turns round by round; pollers run alone' },
     durationMs: Date.now() - started
   }
   computeRatios(result)
