@@ -172,8 +172,8 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
   static void Deliver(Napi::Env env, Napi::Function callback, PendingWait* pending) {
     LockHandle* self = pending->handle;
     int result = pending->waiter->Claim();
-    // The thread is exiting; it is joined when the finalizer deletes the wait,
-    // so the caller does not wait for the thread's exit to see the lock.
+    // The thread is parked; it exits and is joined when the finalizer deletes
+    // the wait, so neither its exit nor the join delays the caller.
     pending->completion.Release();
     if (self == nullptr || result == -ECANCELED) return;
     self->pending_ = nullptr;

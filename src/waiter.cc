@@ -60,6 +60,11 @@ void Waiter::Run(void* raw) {
   }
   self->finished_changed_.notify_all();
   if (self->on_finish_) self->on_finish_();
+  // Park until Join(): on a busy machine the event-loop thread just woken is
+  // often placed on this CPU, and the thread exit would run ahead of it
+  // (measured: 15-35 us of a hand-off).
+  std::unique_lock<std::mutex> guard(self->mutex_);
+  self->finished_changed_.wait(guard, [self] { return self->exit_allowed_; });
 }
 
 bool Waiter::WaitFor(int64_t timeout_ms) {
@@ -101,6 +106,11 @@ bool Waiter::Cancel() {
 
 void Waiter::Join() {
   if (thread_ == nullptr) return;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    exit_allowed_ = true;
+  }
+  finished_changed_.notify_all();
   JoinThread(thread_);
   thread_ = nullptr;
 }

@@ -37,7 +37,9 @@ class Waiter {
   // lock granted in the race is released first. False if Claim() came first.
   bool Cancel();
 
-  // Waits for the thread to exit; call after the wait has finished.
+  // Lets the thread exit and waits for it; call after the wait has finished.
+  // Until then a finished thread stays parked: exiting at once would take CPU
+  // time just when the thread it woke (the event loop's) needs it.
   void Join();
 
  private:
@@ -54,6 +56,7 @@ class Waiter {
   bool finished_ = false;
   bool cancel_requested_ = false;
   bool claimed_ = false;
+  bool exit_allowed_ = false;
   int result_ = 0;
   int current_ = -1;
 };
