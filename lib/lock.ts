@@ -103,32 +103,12 @@ export class Lock implements Disposable, AsyncDisposable {
    * signal's reason. Non-blocking: resolves true or false.
    */
   acquire (options?: AcquireOptions): Promise<boolean> {
-    try {
-      const { blocking, signal } = this.#settings(options)
-      this.#checkIdle()
-      if (signal?.aborted) throw signal.reason
-      if (this.#take()) return Promise.resolve(true)
-      if (blocking === false) {
-        this.#log('busy')
-        return Promise.resolve(false)
-      }
-      return this.#wait(blocking === true ? undefined : blocking, signal)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return this.#takeOrWait(options, (blocking) => blocking === false ? 'no wait' : blocking === true ? undefined : blocking)
   }
 
   /** After a failed non-blocking try: waits until held (same timeout and abort rules). */
   block (options?: AcquireOptions): Promise<true> {
-    try {
-      const { blocking, signal } = this.#settings(options)
-      this.#checkIdle()
-      if (signal?.aborted) throw signal.reason
-      if (this.#take()) return Promise.resolve(true)
-      return this.#wait(typeof blocking === 'number' ? blocking : undefined, signal)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return this.#takeOrWait(options, (blocking) => typeof blocking === 'number' ? blocking : undefined) as Promise<true>
   }
 
   /** One synchronous attempt. */
@@ -209,6 +189,24 @@ export class Lock implements Disposable, AsyncDisposable {
     this.#held = true
     this.#log('acquired')
     return true
+  }
+
+  /** One try, then a wait of `timeoutFor(blocking)` ms (undefined: for ever; 'no wait': resolve false). */
+  #takeOrWait (options: AcquireOptions | undefined, timeoutFor: (blocking: Blocking) => number | undefined | 'no wait'): Promise<boolean> {
+    try {
+      const { blocking, signal } = this.#settings(options)
+      this.#checkIdle()
+      if (signal?.aborted) throw signal.reason
+      if (this.#take()) return Promise.resolve(true)
+      const timeout = timeoutFor(blocking)
+      if (timeout === 'no wait') {
+        this.#log('busy')
+        return Promise.resolve(false)
+      }
+      return this.#wait(timeout, signal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   // Not async: the grant resolves the caller's promise directly (no await in
