@@ -2,7 +2,9 @@
 // descriptor semantics, and interoperability with programs nobody here wrote.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { LockFile } from '../lib/index'
 import {
@@ -60,6 +62,45 @@ describe('LockFile across processes', { skip: !isLinux }, () => {
     // Kernel release on process death: no stale-lock timeout to sit out.
     assert.ok(performance.now() - killedAt < 2000)
   })
+})
+
+// A lock file opened without O_CLOEXEC would reach every program the holder
+// starts, and a flock or OFD lock lives as long as any descriptor of it: the
+// lock would outlive its holder in a stray child (pitfall 7).
+describe('programs the holder starts do not inherit its lock', { skip: !isLinux }, () => {
+  const holderScript = `
+const { LockFile } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'index.js'))})
+const { spawn } = require('node:child_process')
+const file = LockFile.open(process.argv[1], { backend: process.argv[2] })
+if (!file.tryLock()) process.exit(3)
+const child = spawn('sleep', ['60'], { stdio: 'ignore', detached: true })
+child.unref()
+process.stdout.write(child.pid + '\\n')
+setInterval(() => {}, 1000)
+`
+  for (const backend of ['flock', 'ofd'] as const) {
+    test(`${backend}: the spawned program has no descriptor of the lock file, and the lock ends with its holder`, async () => {
+      const path = newPath()
+      const canLock = (): boolean => backend === 'flock' ? flockCommandCanLock(path) : pythonCanLock(path, 'ofd')
+      const holder = spawn(process.execPath, ['-e', holderScript, path, backend], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const [line] = await once(holder.stdout, 'data') as [Buffer]
+      const pid = Number.parseInt(line.toString(), 10)
+      try {
+        assert.equal(canLock(), false, 'the holder holds it')
+        const targets = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+          try { return readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { return '' }
+        })
+        assert.ok(!targets.includes(path), `the spawned program has the lock file open: ${targets.join(', ')}`)
+        holder.kill('SIGKILL')
+        await once(holder, 'exit')
+        process.kill(pid, 0) // the spawned program still runs
+        assert.equal(canLock(), true, 'the lock outlived its holder')
+      } finally {
+        holder.kill('SIGKILL')
+        try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+      }
+    })
+  }
 })
 
 describe('descriptor semantics within one process', { skip: !isLinux }, () => {
