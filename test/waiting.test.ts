@@ -2,7 +2,9 @@
 // timeout and AbortSignal, and what is left behind afterwards (nothing).
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { pbkdf2 } from 'node:crypto'
+import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -117,4 +119,54 @@ describe('waiting without the thread pool', { skip: !isLinux }, () => {
     await file.lock()
     assert.equal(waiterThreadCount(), threadsBefore)
   })
+
+  // Pitfall 5: a signal arriving during a blocking lock call can make it return
+  // EINTR. Signals the process handles must not end a wait, blocking or not,
+  // and its handlers must still run (the waiter threads block every signal but
+  // their own, so the loop thread takes them).
+  const waiterScript = `
+const { LockFile } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'index.js'))})
+const [path, backend, how] = process.argv.slice(1)
+let received = 0
+process.on('SIGUSR2', () => { received++ })
+const file = LockFile.open(path, { backend })
+const report = (line) => process.stdout.write(line + '\\n')
+report('waiting')
+if (how === 'async') {
+  file.lock().then(() => report('acquired, handler ran ' + received + ' times'), (error) => report('failed ' + error.code))
+} else {
+  try {
+    file.lockSync(how === 'sync with timeout' ? { timeout: 30000 } : undefined)
+    report('acquired')
+  } catch (error) {
+    report('failed ' + error.code)
+  }
+}
+`
+  const cases = [['flock', 'async'], ['posix', 'sync'], ['ofd', 'sync with timeout']] as const
+  for (const [backend, how] of cases) {
+    test(`${backend}, ${how}: signals to the waiting process do not end its wait`, async () => {
+      const path = newPath()
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'exclusive' })).event, 'acquired')
+      const waiter = spawn(process.execPath, ['-e', waiterScript, path, backend, how], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let output = ''
+      waiter.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+      try {
+        while (!output.includes('waiting')) await sleep(5)
+        await sleep(100) // in the kernel wait by now
+        for (let i = 0; i < 5; i++) {
+          waiter.kill('SIGUSR2')
+          await sleep(20)
+        }
+        await sleep(50)
+        assert.equal(output, 'waiting\n', 'still waiting after the signals')
+        await holder.send({ cmd: 'unlock' })
+        await once(waiter, 'exit')
+        if (how === 'async') assert.match(output, /^waiting\nacquired, handler ran [1-5] times\n$/)
+        else assert.equal(output, 'waiting\nacquired\n')
+      } finally {
+        waiter.kill('SIGKILL')
+      }
+    })
+  }
 })
