@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { LockFile } from '../lib/index'
+import { LockFile, LockSystemError } from '../lib/index'
 import {
-  Holder, flockCommandCanLock, holdWithFlockCommand, holdWithPython, isLinux, pythonCanLock, tempDir
+  Holder, flockCommandCanLock, holdWithFlockCommand, holdWithPython, isLinux, pythonCanLock, sleep, tempDir
 } from './helpers'
 
 const dir = tempDir()
@@ -198,6 +198,33 @@ describe('interoperability with other programs', { skip: !isLinux }, () => {
       assert.equal(file.tryLock({ mode: 'shared' }), true)
     } finally {
       await external.kill()
+    }
+  })
+
+  test('posix: a cycle with another process is EDEADLK (pitfall 6), async and sync, nothing taken', async () => {
+    const path = newPath()
+    using ours = LockFile.open(path, { backend: 'posix' })
+    const byte0 = { start: 0, length: 1 }
+    const byte1 = { start: 1, length: 1 }
+    assert.equal(ours.tryLock({ range: byte1 }), true)
+    // Python takes byte 0, then waits for our byte 1.
+    const script = 'import fcntl,sys\nf=open(sys.argv[1],"a+")\nfcntl.lockf(f,fcntl.LOCK_EX,1,0)\nprint("locked",flush=True)\nfcntl.lockf(f,fcntl.LOCK_EX,1,1)\nprint("got byte 1",flush=True)\n'
+    const python = spawn('python3', ['-c', script, path], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    python.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    try {
+      while (!output.includes('locked')) await sleep(5)
+      await sleep(100) // Python is in F_SETLKW for byte 1 by now
+      // Waiting for byte 0 would close the cycle: the kernel refuses.
+      await assert.rejects(ours.lock({ range: byte0 }), (error: unknown) =>
+        error instanceof LockSystemError && error.code === 'EDEADLK' && error.syscall === 'fcntl' && error.path === path)
+      assert.throws(() => ours.lockSync({ range: byte0 }), { code: 'EDEADLK' })
+      assert.equal(ours.heldMode(byte0), undefined)
+      ours.unlock({ range: byte1 })
+      await once(python, 'exit')
+      assert.equal(output, 'locked\ngot byte 1\n')
+    } finally {
+      python.kill('SIGKILL')
     }
   })
 
