@@ -21,8 +21,8 @@ const MAX_HOLD_MS = 3
 
 interface Plan { rounds: number, boundMs: number }
 
-function plan (id: string, quick: boolean): Plan {
-  const period = pollPeriodMs(id)
+/** Rounds and time bound for a contender polling every `period` ms (0: woken by the kernel). */
+function plan (period: number, quick: boolean): Plan {
   if (period === 0) return { rounds: quick ? 40 : 400, boundMs: 10_000 }
   // Pollers: each round costs about a hold plus a poll period; spend a fixed budget.
   const budgetMs = quick ? 1_200 : 20_000
@@ -132,12 +132,12 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     else available.push(c)
   }
   const kernelWaiters = available.filter((c) => pollPeriodMs(c.id) === 0)
-  const measured = await measureInterleaved(kernelWaiters, dir, plan('locksmith', context.quick))
+  const measured = await measureInterleaved(kernelWaiters, dir, plan(0, context.quick))
   for (const c of available) {
     let latencies: number[] | Error | undefined = measured.get(c.id)
     if (latencies === undefined) {
       try {
-        latencies = await measureAlone(c, join(dir, `${c.id}.lock`), plan(c.id, context.quick), c.label)
+        latencies = await measureAlone(c, join(dir, `${c.id}.lock`), plan(pollPeriodMs(c.id), context.quick), c.label)
       } catch (error) {
         latencies = error as Error
       }
@@ -150,7 +150,7 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     rows.push({ id: 'c-flock', label: cLabel, status: 'unavailable', reason: context.baseline.reason })
   } else {
     progress(`4 hand-off: ${cLabel}`)
-    const rounds = plan('c-flock', context.quick).rounds
+    const rounds = plan(0, context.quick).rounds
     try {
       const latencies = await runBaselineAsync(['handoff', 'flock', join(dir, 'c.lock'), String(rounds), String(MIN_HOLD_MS * 1000), String(MAX_HOLD_MS * 1000)])
       record('c-flock', cLabel, latencies, 'blocked in flock(2), woken by the kernel')
