@@ -114,3 +114,46 @@ export function resolveBackend (backend: Backend, range: ByteRange | undefined):
   if (range === undefined) return 'flock'
   return native.backends.ofd ? 'ofd' : 'posix'
 }
+
+/**
+ * Refuses keys of an options object that name no option: a misspelt or
+ * misplaced option that is silently ignored changes what a lock does (waits
+ * for ever, takes the wrong mode). `hints` maps known wrong words to the right one.
+ */
+export function refuseUnknownKeys (opts: object, known: readonly string[], name: string, hints: Readonly<Record<string, string>> = {}): void {
+  for (const key of Object.keys(opts)) {
+    if (known.includes(key)) continue
+    const hint = hints[key] ?? closest(key, known)
+    throw invalidArgValue(`${name}.${key}`, (opts as Record<string, unknown>)[key],
+      `is not an option${hint === undefined ? '' : ` (did you mean '${hint}'?)`}`)
+  }
+}
+
+/** The known word a typo most likely meant: same letters ignoring case and '_', or at most two edits away. */
+function closest (key: string, known: readonly string[]): string | undefined {
+  const plain = (word: string): string => word.replace(/_/g, '').toLowerCase()
+  const exact = known.find((word) => plain(word) === plain(key))
+  if (exact !== undefined) return exact
+  let best: string | undefined
+  let bestDistance = 3
+  for (const word of known) {
+    const distance = editDistance(plain(key), plain(word))
+    if (distance < bestDistance) {
+      best = word
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = row
+  }
+  return previous[b.length] as number
+}
