@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { after, before, describe, it } from 'node:test'
 import { Coordinator, CoordinationError, LockTimeoutError, type CoordinatorOptions, type DistributedLock } from '../lib/index'
 import { sleep, tempDir } from './helpers'
@@ -141,6 +142,22 @@ export async function pausedHolderLosesLock (url: string, options: CoordinatorOp
   }
 }
 
+/**
+ * For assert.throws/rejects: an option refused with ERR_INVALID_ARG_VALUE,
+ * naming the key; with `hint`, suggesting that word.
+ */
+export function refusedOption (key: string, hint?: string): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof TypeError, `not a TypeError: ${String(error)}`)
+    assert.equal((error as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+    assert.ok(error.message.includes(`'options.${key}'`), error.message)
+    if (hint !== undefined) assert.ok(error.message.includes(`(did you mean '${hint}'?)`), error.message)
+    return true
+  }
+}
+
+const isTimeout = (error: unknown): boolean => error instanceof LockTimeoutError && error.code === 'ETIMEDOUT'
+
 export interface SuiteOptions {
   /** The backend URL (called once the server is up). */
   url: () => string
@@ -233,6 +250,85 @@ export function conformance (backend: string, suite: SuiteOptions): void {
       assert.equal(await blocked, true)
       assert.equal(lock.acquired, true)
       await lock.release()
+    })
+
+    it('refuses unknown and contradictory acquire options, and takes nothing', async () => {
+      const name = unique('refused')
+      const lock = local.getLock(name)
+      for (const call of [lock.acquire.bind(lock), lock.block.bind(lock)]) {
+        await assert.rejects(call({ timout: 50 } as never), refusedOption('timout', 'timeout'))
+        await assert.rejects(call({ timeoutMs: 50 } as never), refusedOption('timeoutMs', 'timeout'))
+        await assert.rejects(call({ wait: false } as never), refusedOption('wait', 'blocking'))
+        await assert.rejects(call({ Blocking: false } as never), refusedOption('Blocking', 'blocking'))
+        await assert.rejects(call({ abortSignal: AbortSignal.timeout(10) } as never), refusedOption('abortSignal', 'signal'))
+        await assert.rejects(call({ mode: 'shared' } as never), refusedOption('mode'))
+        // Contradictions: no bound with a one-time try, and not two bounds.
+        await assert.rejects(call({ blocking: false, timeout: 5 }), refusedOption('timeout'))
+        await assert.rejects(call({ blocking: 10, timeout: 5 }), refusedOption('timeout'))
+        await assert.rejects(call({ timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' })
+        await assert.rejects(call({ timeout: '5' as unknown as number }), { code: 'ERR_INVALID_ARG_TYPE' })
+      }
+      assert.equal(lock.acquired, false)
+      assert.equal(lock.fencingToken, undefined)
+      // Nothing was taken, here or in the backend: another member gets it at once.
+      assert.equal((await member.call('acquire', { name, blocking: false })).acquired, true)
+      await member.ok('release', { name })
+      // The refused calls left the object usable.
+      assert.equal(await lock.acquire({ timeout: 2000 }), true)
+      await lock.release()
+    })
+
+    it('bounds a wait with timeout while another member holds the lock', async () => {
+      const name = unique('timeout')
+      await member.ok('acquire', { name })
+      const lock = local.getLock(name)
+      let started = performance.now()
+      await assert.rejects(lock.acquire({ timeout: 150 }), isTimeout)
+      const waited = performance.now() - started
+      assert.ok(waited >= 140 && waited < 5000, `waited ${waited} ms`)
+      await assert.rejects(lock.acquire({ timeout: 0 }), isTimeout)
+      assert.equal(await lock.acquire({ blocking: false }), false)
+      started = performance.now()
+      await assert.rejects(lock.block({ timeout: 100 }), isTimeout)
+      assert.ok(performance.now() - started >= 90)
+      await assert.rejects(lock.acquire({ timeout: 5000, signal: AbortSignal.timeout(20) }), (error: unknown) => (error as Error).name === 'TimeoutError')
+      assert.equal(lock.acquired, false)
+      // Infinity is no bound: it waits for the release.
+      const waiting = lock.acquire({ timeout: Infinity })
+      await sleep(50)
+      await member.ok('release', { name })
+      assert.equal(await waiting, true)
+      await lock.release()
+      // A bound that is not reached changes nothing.
+      assert.equal(await lock.acquire({ timeout: 2000 }), true)
+      assert.equal((await member.call('acquire', { name, blocking: false })).acquired, false)
+      await lock.release()
+    })
+
+    it('synchronized() refuses unknown options and bounds all the locks of a call by one timeout', async () => {
+      assert.throws(() => local.synchronized('x', { timout: 5 } as never), refusedOption('timout', 'timeout'))
+      assert.throws(() => local.synchronized('x', { wait: false } as never), refusedOption('wait', 'blocking'))
+      assert.throws(() => local.synchronized('x', { signal: AbortSignal.timeout(10) } as never), refusedOption('signal'))
+      assert.throws(() => local.synchronized('x', { blocking: false, timeout: 5 }), refusedOption('timeout'))
+      assert.throws(() => local.synchronized('x', { blocking: 5, timeout: 5 }), refusedOption('timeout'))
+      const id = unique('sync-timeout')
+      const first = `a-${id}`
+      const second = `b-${id}`
+      let ran = 0
+      const both = local.synchronized(() => [first, second], { timeout: 150 })(async () => ++ran)
+      await member.ok('acquire', { name: second })
+      const started = performance.now()
+      await assert.rejects(both(), isTimeout)
+      const waited = performance.now() - started
+      assert.ok(waited >= 140 && waited < 5000, `waited ${waited} ms`)
+      assert.equal(ran, 0)
+      // The first lock, taken before the wait for the second, was given back.
+      assert.equal((await member.call('acquire', { name: first, blocking: false })).acquired, true)
+      await member.ok('release', { name: first })
+      await member.ok('release', { name: second })
+      assert.equal(await both(), 1)
+      assert.equal((await member.call('acquire', { name: second, blocking: false })).acquired, true)
+      await member.ok('release', { name: second })
     })
 
     it('gives strictly increasing tokens across members and new coordinators', async () => {

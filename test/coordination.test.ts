@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { backoffBase, backoffDelay, Backoff } from '../lib/coordination/backoff'
 import { Coordinator, CoordinationError } from '../lib/index'
+import { refusedOption } from './coordination-suite'
 import { freePort } from './servers'
 import { tempDir } from './helpers'
 
@@ -59,6 +60,26 @@ describe('coordination: arguments', () => {
     assert.doesNotThrow(() => new Coordinator(undefined, { leaseTtl: 900 }))
   })
 
+  it('refuses unknown constructor options with a hint, before anything is set up', () => {
+    assert.throws(() => new Coordinator(undefined, { agentID: 'a' } as never), refusedOption('agentID', 'agentId'))
+    assert.throws(() => new Coordinator(undefined, { agent_id: 'a' } as never), refusedOption('agent_id', 'agentId'))
+    assert.throws(() => new Coordinator(undefined, { memberId: 'a' } as never), refusedOption('memberId', 'agentId'))
+    assert.throws(() => new Coordinator(undefined, { lease_ttl: 900 } as never), refusedOption('lease_ttl', 'leaseTtl'))
+    assert.throws(() => new Coordinator(undefined, { ttl: 900 } as never), refusedOption('ttl', 'leaseTtl'))
+    assert.throws(() => new Coordinator(undefined, { heartbeatInterval: 100 } as never), refusedOption('heartbeatInterval', 'heartbeat'))
+    assert.throws(() => new Coordinator(undefined, { prefx: 'p-' } as never), refusedOption('prefx', 'prefix'))
+    assert.throws(() => new Coordinator(undefined, { loger: console } as never), refusedOption('loger', 'logger'))
+    assert.throws(() => new Coordinator(undefined, { maxReconnectBackof: 100 } as never), refusedOption('maxReconnectBackof', 'maxReconnectBackoff'))
+    // Acquire options belong to acquire(), not to the coordinator.
+    assert.throws(() => new Coordinator('redis://127.0.0.1:1/0', { timeout: 100 } as never), refusedOption('timeout'))
+    assert.throws(() => new Coordinator(undefined, null as never), { code: 'ERR_INVALID_ARG_TYPE' })
+    const logged: string[] = []
+    const c = new Coordinator(undefined, {
+      prefix: 'p-', agentId: 'a', heartbeat: 100, leaseTtl: 900, initialReconnectBackoff: 10, maxReconnectBackoff: 20, logger: { debug: (m: string) => logged.push(m) }
+    })
+    assert.equal(c.memberId, 'p-a')
+  })
+
   it('checks lock names, templates and acquire options', async () => {
     const dir = tempDir('locksmith-coord-unit-')
     await using c = new Coordinator(dir, { prefix: 'p-' })
@@ -73,11 +94,26 @@ describe('coordination: arguments', () => {
     await assert.rejects(lock.acquire({ blocking: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' })
     await assert.rejects(lock.acquire({ blocking: -1 }), { code: 'ERR_OUT_OF_RANGE' })
     await assert.rejects(lock.acquire({ signal: {} as AbortSignal }), { code: 'ERR_INVALID_ARG_TYPE' })
+    await assert.rejects(lock.acquire({ timout: 10 } as never), refusedOption('timout', 'timeout'))
+    await assert.rejects(lock.block({ nonblocking: true } as never), refusedOption('nonblocking', 'blocking'))
+    await assert.rejects(lock.acquire({ blocking: false, timeout: 5 }), refusedOption('timeout'))
+    await assert.rejects(lock.acquire({ blocking: 5, timeout: 5 }), refusedOption('timeout'))
+    await assert.rejects(lock.acquire({ timeout: Number.NaN }), { code: 'ERR_OUT_OF_RANGE' })
+    await assert.rejects(lock.acquire(null as never), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.equal(lock.acquired, false)
+    assert.equal(await lock.acquire({ timeout: 0 }), true, 'timeout: 0 takes a free lock')
+    await lock.release()
+    assert.equal(await lock.acquire({ blocking: true, timeout: 1000 }), true, 'blocking: true with a bound is not a contradiction')
+    await lock.release()
     assert.equal(await lock.acquire(), true)
     await assert.rejects(lock.acquire(), { code: 'ERR_LOCK_ALREADY_HELD' })
     await lock.release()
     assert.throws(() => c.synchronized(''), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => c.synchronized('{unclosed'), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.throws(() => c.synchronized('x', { Timeout: 5 } as never), refusedOption('Timeout', 'timeout'))
+    assert.throws(() => c.synchronized('x', { block: false } as never), refusedOption('block', 'blocking'))
+    assert.throws(() => c.synchronized('x', { blocking: false, timeout: 0 }), refusedOption('timeout'))
+    assert.throws(() => c.synchronized('x', 'fast' as never), { code: 'ERR_INVALID_ARG_TYPE' })
   })
 })
 

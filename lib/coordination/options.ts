@@ -1,26 +1,44 @@
 // Argument checks for coordination: coordinator options and acquire options.
+// Every options object refuses keys that name no option (a misspelt `timeout`
+// silently ignored would make a lock wait for ever).
 import { hostname } from 'node:os'
 import { invalidArgType, invalidArgValue, LockError, outOfRange } from '../errors'
-import type { AcquireOptions, Blocking } from '../lock'
-import { validateObject, validateSignal, validateTimeout } from '../validate'
+import { refuseUnknownKeys, validateObject } from '../validate'
+import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from '../wait-options'
 import type { CoordinatorOptions, CoordinatorSettings } from './types'
 
 export interface AcquireSettings {
+  /** true: wait as long as it takes; false: one try; a number: wait at most that many ms. */
   blocking: Blocking
   signal: AbortSignal | undefined
 }
 
+/** The options of acquire() and block(): the shared wait rule (`timeout`, a numeric `blocking` as its alias). */
 export function acquireSettings (options: AcquireOptions | undefined): AcquireSettings {
   const opts = validateObject<AcquireOptions>(options, 'options')
-  let blocking: Blocking = true
-  if (typeof opts.blocking === 'boolean') {
-    blocking = opts.blocking
-  } else if (typeof opts.blocking === 'number') {
-    blocking = validateTimeout(opts.blocking, 'options.blocking') ?? true
-  } else if (opts.blocking !== undefined) {
-    throw invalidArgType('options.blocking', 'a boolean or a number of milliseconds', opts.blocking)
-  }
-  return { blocking, signal: validateSignal(opts.signal, 'options.signal') }
+  refuseUnknownKeys(opts, ACQUIRE_OPTION_NAMES, 'options', ACQUIRE_OPTION_HINTS)
+  return { blocking: waitSetting(opts, 'options') ?? true, signal: signalSetting(opts, 'options') }
+}
+
+/** The keys of the Coordinator constructor's options (CoordinatorOptions plus `logger`). */
+export const COORDINATOR_OPTION_NAMES: readonly string[] = [
+  'prefix', 'agentId', 'heartbeat', 'initialReconnectBackoff', 'maxReconnectBackoff', 'leaseTtl', 'logger'
+]
+
+/** Words of other coordination libraries (tooz, Redlock...) for the same settings. */
+const COORDINATOR_OPTION_HINTS: Readonly<Record<string, string>> = {
+  memberId: 'agentId',
+  member: 'agentId',
+  id: 'agentId',
+  namespace: 'prefix',
+  keyPrefix: 'prefix',
+  ttl: 'leaseTtl',
+  lease: 'leaseTtl',
+  leaseTimeout: 'leaseTtl',
+  heartbeatInterval: 'heartbeat',
+  heartbeat_interval: 'heartbeat',
+  reconnectBackoff: 'initialReconnectBackoff',
+  log: 'logger'
 }
 
 function milliseconds (value: unknown, name: string, fallback: number, min: number): number {
@@ -38,6 +56,7 @@ function text (value: unknown, name: string, fallback: string): string {
 
 export function coordinatorSettings (options: CoordinatorOptions | undefined): CoordinatorSettings {
   const opts = validateObject<CoordinatorOptions>(options, 'options')
+  refuseUnknownKeys(opts, COORDINATOR_OPTION_NAMES, 'options', COORDINATOR_OPTION_HINTS)
   const prefix = text(opts.prefix, 'options.prefix', '')
   const agentId = text(opts.agentId, 'options.agentId', `${hostname()}.${process.pid}`)
   if (prefix + agentId === '') throw invalidArgValue('options.agentId', agentId, 'must not be empty when there is no prefix')

@@ -5,7 +5,7 @@
 // true on a lease nobody can vouch for.
 import { performance } from 'node:perf_hooks'
 import { CoordinationError, LockLostError, LockTimeoutError } from '../errors'
-import type { AcquireOptions } from '../lock'
+import type { AcquireOptions } from '../wait-options'
 import type { Gate } from './gate'
 import { acquireSettings, alreadyHeld, alreadyPending } from './options'
 import { sleep, WaitScope } from './scope'

@@ -1,15 +1,39 @@
 // coordinator.synchronized('{f_name}-{vol.id}'): runs a function while
 // holding the coordinated lock(s) its call names. Works as a standard method
 // decorator, a legacy (experimentalDecorators) one, or a plain wrapper.
+import { performance } from 'node:perf_hooks'
 import { AcquireLockFailedError } from '../errors'
-import type { Blocking } from '../lock'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from '../template'
-import { acquireSettings } from './options'
+import { refuseUnknownKeys, validateObject } from '../validate'
+import { ACQUIRE_OPTION_HINTS, waitSetting, type Blocking } from '../wait-options'
 import type { DistributedLock } from './types'
 
 export interface SynchronizedOptions {
-  /** `true` (default) waits; `false` fails at once with AcquireLockFailedError; a number waits that many ms. */
+  /**
+   * `true` (default) waits; `false` fails at once with AcquireLockFailedError.
+   * A number is the same as `timeout`.
+   */
   blocking?: Blocking
+  /**
+   * Give up after this many milliseconds (LockTimeoutError, code ETIMEDOUT),
+   * counted from the call: one bound for all the locks the call names.
+   * Infinity (default): no bound.
+   */
+  timeout?: number
+}
+
+/**
+ * No `signal`: one given when decorating would end every later call's wait
+ * too. A caller that needs to abort a call takes the lock itself.
+ */
+const SYNCHRONIZED_OPTION_NAMES: readonly string[] = ['blocking', 'timeout']
+const SYNCHRONIZED_OPTION_HINTS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(ACQUIRE_OPTION_HINTS).filter(([, word]) => SYNCHRONIZED_OPTION_NAMES.includes(word)))
+
+function synchronizedWait (options: SynchronizedOptions | undefined): Blocking {
+  const opts = validateObject<SynchronizedOptions>(options, 'options')
+  refuseUnknownKeys(opts, SYNCHRONIZED_OPTION_NAMES, 'options', SYNCHRONIZED_OPTION_HINTS)
+  return waitSetting(opts, 'options') ?? true
 }
 
 type AnyFunction = (this: any, ...args: any[]) => any
@@ -26,16 +50,19 @@ export function makeSynchronized (
   getLock: (name: string) => DistributedLock, spec: LockNameSpec, options?: SynchronizedOptions
 ): SynchronizedDecorator {
   validateNameSpec(spec, 'name')
-  const { blocking } = acquireSettings(options)
+  const wait = synchronizedWait(options)
   const wrap = <F extends AnyFunction>(fn: F, label: string): Wrapped<F> => {
     const wrapper = async function (this: ThisParameterType<F>, ...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> {
       // Sorted names: callers that need the same set always take it in the same order.
       const names = namesFromCall(spec, fn, this, args, label)
       const held: DistributedLock[] = []
+      const deadline = typeof wait === 'number' ? performance.now() + wait : undefined
       try {
         for (const name of names) {
           const lock = getLock(name)
-          if (!await lock.acquire({ blocking })) throw new AcquireLockFailedError(lock.fullName)
+          // What is left of the call's bound (0: one try, then LockTimeoutError).
+          const bound = deadline === undefined ? { blocking: wait } : { timeout: Math.max(0, Math.ceil(deadline - performance.now())) }
+          if (!await lock.acquire(bound)) throw new AcquireLockFailedError(lock.fullName)
           held.push(lock)
         }
         return await fn.apply(this, args)

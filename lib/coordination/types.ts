@@ -1,7 +1,7 @@
 // The shape every coordinated lock has, whatever stores it: the Lock API
 // (acquire/block/release/acquired/await using) plus what a lock held through a
 // server needs: a fencing token, a signal for loss, and an ownership check.
-import type { AcquireOptions } from '../lock'
+import type { AcquireOptions } from '../wait-options'
 
 export type BackendKind = 'file' | 'redis' | 'postgresql'
 
@@ -21,12 +21,18 @@ export interface DistributedLock extends AsyncDisposable {
   /** Aborted (reason: LockLostError) when the current holding is lost rather than released. */
   readonly signal: AbortSignal
   /**
-   * Blocking (default): resolves true once held; rejects with LockTimeoutError
-   * after `blocking` ms or with the signal's reason. `blocking: false`: one try,
-   * resolves true or false.
+   * Waits (default): resolves true once held; rejects with LockTimeoutError
+   * (code ETIMEDOUT) after `timeout` ms, or with the signal's reason.
+   * `timeout: Infinity` (default) waits as long as it takes; a numeric
+   * `blocking` is an alias of `timeout` (give one of them). `blocking: false`:
+   * one try, resolves true or false (no `timeout` with it). Unknown option
+   * keys are refused (ERR_INVALID_ARG_VALUE).
    */
   acquire (options?: AcquireOptions): Promise<boolean>
-  /** After a failed non-blocking try: waits until held (same timeout and abort rules). */
+  /**
+   * After a failed one-time try: waits until held, bounded by `timeout` (or a
+   * numeric `blocking`) and the signal, like acquire().
+   */
   block (options?: AcquireOptions): Promise<true>
   /** Synchronous single try; only locks that need no server have it (file://). */
   tryAcquire?: () => boolean
@@ -39,6 +45,7 @@ export interface DistributedLock extends AsyncDisposable {
   isStillOwner (): Promise<boolean>
 }
 
+/** Unknown keys are refused (ERR_INVALID_ARG_VALUE, with a did-you-mean hint). */
 export interface CoordinatorOptions {
   /** Prepended to the member id and to every lock name (Cinder: 'cinder-'). Default ''. */
   prefix?: string
