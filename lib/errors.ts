@@ -141,3 +141,14 @@ export class CoordinationError extends LockError {
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, configurable: true, writable: true })
   }
 }
+
+/**
+ * Options that could let two holders in (removeOnRelease on a shared or
+ * byte-range lock; a ReaderWriterLock on classic POSIX locks) are refused at
+ * construction rather than half-supported.
+ */
+export class UnsafeOptionsError extends LockError {
+  constructor (message: string) {
+    super('ERR_LOCK_UNSAFE_OPTIONS', message)
+  }
+}

@@ -8,14 +8,14 @@ export { LockError, LockBusyError, LockTimeoutError, LockSystemError } from './e
 export type { Logger } from './log'
 export type { Backend, ByteRange, LockMode } from './validate'
 export { backends } from './platform'
-export { TemplateFieldError, AcquireLockFailedError, WouldDeadlockError, UnsafeLockPathError } from './errors'
+export { TemplateFieldError, AcquireLockFailedError, WouldDeadlockError, UnsafeLockPathError, UnsafeOptionsError } from './errors'
 export { formatName, nameFromCall, namesFromCall, compileTemplate, parameterNames, validateNameSpec, NameTemplate } from './template'
 export type { KeyFunction, LockNameSpec, TemplateField, FieldStep, ParameterInfo } from './template'
 export {
   lock, lockSync, synchronized, internalLock, internalFairLock, externalLock, lockWithPrefix, synchronizedWithPrefix,
   removeExternalLockFile, removeExternalLockFileSync, removeExternalLockFileWithPrefix, rwLock, setDefaults, getLockPath
 } from './lockutils'
-export type { NamedLockOptions, NamedLockHandle, ExternalLockOptions, Synchronizer } from './lockutils'
+export type { NamedLockOptions, NamedLockHandle, ExternalLockOptions, RemoveLockFileOptions, Synchronizer } from './lockutils'
 export { Semaphores, FairLocks } from './semaphores'
 export type { InternalLock } from './semaphores'
 export { lockFileName, defaultLockPath, LOCK_PATH_ENV } from './lockpath'

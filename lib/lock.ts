@@ -1,22 +1,19 @@
 // Lock: the lock most programs want. Excludes other processes (kernel lock) and
 // other Lock objects of this thread (in-process queue), waits without polling,
 // and can be bounded by a timeout or an AbortSignal.
-import { invalidArgType, LockBusyError, LockError, LockTimeoutError } from './errors'
+import { invalidArgType, LockBusyError, LockError, LockTimeoutError, UnsafeOptionsError } from './errors'
 import { debugLog, defaultLogger, type Logger } from './log'
 import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'
 import {
-  validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
-  validateRange, validateSignal, validateTimeout, resolveBackend,
+  refuseUnknownKeys, validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
+  validateRange, resolveBackend,
   type Backend, type ByteRange, type LockMode
 } from './validate'
+import {
+  ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking
+} from './wait-options'
 
-/** `true` waits as long as it takes, `false` tries once, a number waits at most that many ms. */
-export type Blocking = boolean | number
-
-export interface AcquireOptions {
-  blocking?: Blocking
-  signal?: AbortSignal
-}
+export { validateBlocking, type AcquireOptions, type Blocking } from './wait-options'
 
 export interface LockOptions extends AcquireOptions {
   mode?: LockMode
@@ -39,11 +36,28 @@ interface Settings {
   signal: AbortSignal | undefined
 }
 
-/** `undefined` stays undefined (use the default); `Infinity` means wait as long as it takes. */
-export function validateBlocking (blocking: unknown, name: string): Blocking | undefined {
-  if (blocking === undefined || typeof blocking === 'boolean') return blocking
-  if (typeof blocking === 'number') return validateTimeout(blocking, name) ?? true
-  throw invalidArgType(name, 'a boolean or a number of milliseconds', blocking)
+/** Every key LockOptions has: anything else is refused. */
+export const LOCK_OPTION_NAMES: readonly string[] = [
+  ...ACQUIRE_OPTION_NAMES, 'mode', 'backend', 'range', 'prefix', 'logger', 'removeOnRelease', 'noFollow', 'permissions'
+]
+
+/** Words other lock libraries use for Lock's options. */
+export const LOCK_OPTION_HINTS: Readonly<Record<string, string>> = {
+  ...ACQUIRE_OPTION_HINTS,
+  shared: 'mode', exclusive: 'mode', type: 'mode', start: 'range', length: 'range', offset: 'range',
+  remove: 'removeOnRelease', unlinkOnRelease: 'removeOnRelease', deleteOnRelease: 'removeOnRelease',
+  perm: 'permissions', fileMode: 'permissions', followSymlinks: 'noFollow', log: 'logger'
+}
+
+/**
+ * Unlinking is only safe under an exclusive lock on the whole file: with a
+ * shared lock, or one on some bytes, others may hold the same file meanwhile,
+ * and a newcomer would lock a fresh file beside them.
+ */
+export function refuseUnsafeRemoval (removeOnRelease: boolean, mode: LockMode, range: ByteRange | undefined, path: string): void {
+  if (!removeOnRelease) return
+  if (mode === 'shared') throw new UnsafeOptionsError(`removeOnRelease cannot be used with mode 'shared': other readers may still hold ${path} when one of them unlinks it`)
+  if (range !== undefined) throw new UnsafeOptionsError(`removeOnRelease cannot be used with a byte range: other ranges of ${path} may be held when it is unlinked`)
 }
 
 export class Lock implements Disposable, AsyncDisposable {
@@ -68,6 +82,7 @@ export class Lock implements Disposable, AsyncDisposable {
   constructor (path: string | URL, options?: LockOptions) {
     this.path = validatePath(path)
     const opts = validateObject<LockOptions>(options, 'options')
+    refuseUnknownKeys(opts, LOCK_OPTION_NAMES, 'options', LOCK_OPTION_HINTS)
     this.mode = validateMode(opts.mode, 'options.mode')
     this.backend = validateBackend(opts.backend, 'options.backend')
     this.range = validateRange(opts.range, 'options.range')
@@ -79,13 +94,14 @@ export class Lock implements Disposable, AsyncDisposable {
     }
     this.#logger = opts.logger ?? defaultLogger
     this.removeOnRelease = validateBoolean(opts.removeOnRelease, 'options.removeOnRelease', false)
+    refuseUnsafeRemoval(this.removeOnRelease, this.mode, this.range, this.path)
     this.#noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
     this.#permissions = validatePermissions(opts.permissions, 'options.permissions')
     this.#slotOptions = { backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions }
     this.#slotKey = slotKey(this.path, this.#slotOptions)
     this.#defaults = {
-      blocking: validateBlocking(opts.blocking, 'options.blocking') ?? true,
-      signal: validateSignal(opts.signal, 'options.signal')
+      blocking: waitSetting(opts, 'options') ?? true,
+      signal: signalSetting(opts, 'options')
     }
   }
 
@@ -123,9 +139,10 @@ export class Lock implements Disposable, AsyncDisposable {
    * Synchronous acquire that blocks this thread (scripts, exit handlers). With
    * `blocking: false` it is tryAcquire(); with a number it throws LockTimeoutError.
    */
-  acquireSync (options?: { blocking?: Blocking }): boolean {
-    const opts = validateObject<{ blocking?: Blocking }>(options, 'options')
-    const blocking = validateBlocking(opts.blocking, 'options.blocking') ?? this.#defaults.blocking
+  acquireSync (options?: Omit<AcquireOptions, 'signal'>): boolean {
+    const opts = validateObject<AcquireOptions>(options, 'options')
+    refuseUnknownKeys(opts, ['blocking', 'timeout'], 'options', ACQUIRE_OPTION_HINTS)
+    const blocking = waitSetting(opts, 'options') ?? this.#defaults.blocking
     if (blocking === false) return this.tryAcquire()
     this.#checkIdle()
     const started = performance.now()
@@ -164,9 +181,10 @@ export class Lock implements Disposable, AsyncDisposable {
   #settings (options: AcquireOptions | undefined): Settings {
     if (options === undefined) return this.#defaults
     const opts = validateObject<AcquireOptions>(options, 'options')
+    refuseUnknownKeys(opts, ACQUIRE_OPTION_NAMES, 'options', ACQUIRE_OPTION_HINTS)
     return {
-      blocking: validateBlocking(opts.blocking, 'options.blocking') ?? this.#defaults.blocking,
-      signal: validateSignal(opts.signal, 'options.signal') ?? this.#defaults.signal
+      blocking: waitSetting(opts, 'options') ?? this.#defaults.blocking,
+      signal: signalSetting(opts, 'options') ?? this.#defaults.signal
     }
   }
 

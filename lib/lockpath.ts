@@ -95,6 +95,8 @@ export function checkPrivate (dir: string, stats: Stats = lstatSync(dir)): void 
 /** The longest file name (in UTF-8 bytes) used before hashing; NAME_MAX is 255 nearly everywhere. */
 export const MAX_FILE_NAME_BYTES = 200
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i
 
 /**
@@ -111,7 +113,11 @@ export function lockFileName (name: string, prefix?: string, suffix = ''): strin
   if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name)
   if (name.length === 0) throw invalidArgValue('name', name, 'must be a non-empty string')
   const full = normalizePrefix(prefix) + name
+  // A lone surrogate has no UTF-8 form (it would become U+FFFD, so 'a\uD800'
+  // and 'a\uDC00' would share a file): it is written as %uXXXX instead.
+  const wellFormed = full.search(LONE_SURROGATE) < 0
   let encoded = full.replace(/[\x00-\x1f\x7f%/\\<>:"|?*]/g, percent)
+  if (!wellFormed) encoded = encoded.replace(LONE_SURROGATE, (unit) => '%u' + unit.charCodeAt(0).toString(16).toUpperCase())
   if (encoded === '.' || encoded === '..') encoded = encoded.replace(/\./g, '%2E')
   if (process.platform === 'win32') {
     encoded = encoded.replace(WINDOWS_RESERVED, (match) => percent(match[0] as string) + match.slice(1))
@@ -121,8 +127,8 @@ export function lockFileName (name: string, prefix?: string, suffix = ''): strin
   if (Buffer.byteLength(encoded) <= room) return encoded + suffix
   // node:crypto is loaded only here: it would add milliseconds to every program's start.
   const { createHash } = require('node:crypto') as typeof import('node:crypto')
-  const hash = createHash('sha256').update(full).digest('hex').slice(0, 32)
-  return truncateUtf8(encoded, room - 34).replace(/%[0-9A-F]?$/, '') + '%%' + hash + suffix
+  const hash = createHash('sha256').update(wellFormed ? full : encoded).digest('hex').slice(0, 32)
+  return truncateUtf8(encoded, room - 34).replace(/%(u[0-9A-F]{0,3}|[0-9A-F]?)$/, '') + '%%' + hash + suffix
 }
 
 /** The lock file of a name: always directly inside the lock directory. */

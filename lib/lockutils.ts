@@ -7,13 +7,14 @@ import { types } from 'node:util'
 import {
   AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, TemplateFieldError, WouldDeadlockError
 } from './errors'
-import { Lock, validateBlocking, type AcquireOptions, type Blocking, type LockOptions } from './lock'
+import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
 import { debugLog, defaultLogger, type Logger } from './log'
 import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { compileTemplate, namesFromCall, parameterNames, validateNameSpec, type LockNameSpec } from './template'
-import { validateBackend, validateObject, validateSignal, type Backend } from './validate'
+import { refuseUnknownKeys, validateBackend, validateObject, type Backend } from './validate'
+import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
 export interface NamedLockOptions extends AcquireOptions {
   /** Also take the file lock, excluding other processes and worker threads (default false). */
@@ -51,9 +52,10 @@ interface Settings {
   logger: Logger | undefined
 }
 
-const OPTION_NAMES = ['external', 'lockFilePrefix', 'lockPath', 'semaphores', 'fair', 'blocking', 'signal', 'backend', 'logger']
+const OPTION_NAMES = ['external', 'lockFilePrefix', 'lockPath', 'semaphores', 'fair', ...ACQUIRE_OPTION_NAMES, 'backend', 'logger']
+/** oslo.concurrency's keyword arguments, and other libraries' words, as this API spells them. */
 const OSLO_NAMES: Record<string, string> = {
-  lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath', prefix: 'lockFilePrefix', do_log: 'logger'
+  ...ACQUIRE_OPTION_HINTS, lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath', prefix: 'lockFilePrefix', do_log: 'logger'
 }
 
 /**
@@ -68,13 +70,8 @@ function refuseDelay (value: unknown): never {
 
 function settingsOf (options: unknown): Settings {
   const opts = validateObject<NamedLockOptions & { delay?: unknown }>(options, 'options')
-  for (const key of Object.keys(opts)) {
-    if (key === 'delay') refuseDelay(opts.delay)
-    if (!OPTION_NAMES.includes(key)) {
-      const hint = OSLO_NAMES[key] ?? OPTION_NAMES.find((known) => known.toLowerCase() === key.replace(/_/g, '').toLowerCase())
-      throw invalidArgValue(`options.${key}`, (opts as Record<string, unknown>)[key], `is not an option${hint === undefined ? '' : ` (did you mean '${hint}'?)`}`)
-    }
-  }
+  if ('delay' in opts) refuseDelay(opts.delay)
+  refuseUnknownKeys(opts, OPTION_NAMES, 'options', OSLO_NAMES)
   if (opts.external !== undefined && typeof opts.external !== 'boolean') throw invalidArgType('options.external', 'of type boolean', opts.external)
   if (opts.fair !== undefined && typeof opts.fair !== 'boolean') throw invalidArgType('options.fair', 'of type boolean', opts.fair)
   if (opts.lockFilePrefix !== undefined && typeof opts.lockFilePrefix !== 'string') throw invalidArgType('options.lockFilePrefix', 'of type string', opts.lockFilePrefix)
@@ -89,8 +86,8 @@ function settingsOf (options: unknown): Settings {
     prefix: opts.lockFilePrefix,
     lockPath: opts.lockPath,
     container: opts.semaphores ?? (opts.fair === true ? defaultFairLocks : defaultSemaphores),
-    blocking: validateBlocking(opts.blocking, 'options.blocking') ?? true,
-    signal: validateSignal(opts.signal, 'options.signal'),
+    blocking: waitSetting(opts, 'options') ?? true,
+    signal: signalSetting(opts, 'options'),
     backend: validateBackend(opts.backend, 'options.backend'),
     logger: opts.logger ?? defaultLogger
   }
@@ -259,7 +256,9 @@ export function lockSync (name: string | readonly string[], options?: Omit<Named
 
 /** The in-process lock of a name (from `semaphores`, default the process-wide container). */
 export function internalLock (name: string, options?: { semaphores?: Semaphores }): InternalLock {
-  const container = validateObject<{ semaphores?: Semaphores }>(options, 'options').semaphores ?? defaultSemaphores
+  const opts = validateObject<{ semaphores?: Semaphores }>(options, 'options')
+  refuseUnknownKeys(opts, ['semaphores'], 'options')
+  const container = opts.semaphores ?? defaultSemaphores
   if (!(container instanceof Semaphores)) throw invalidArgType('options.semaphores', 'an instance of Semaphores or FairLocks', container)
   return container.get(name)
 }
@@ -282,42 +281,72 @@ export type ExternalLockOptions = Omit<LockOptions, 'prefix' | 'mode' | 'range'>
  */
 export function externalLock (name: string, options?: ExternalLockOptions): Lock {
   const opts = validateObject<ExternalLockOptions & { delay?: unknown }>(options, 'options')
-  if (opts.delay !== undefined) refuseDelay(opts.delay)
+  if ('delay' in opts) refuseDelay(opts.delay)
+  refuseUnknownKeys(opts, EXTERNAL_OPTION_NAMES, 'options', FILE_OPTION_HINTS)
   const { prefix, lockPath, ...rest } = opts
   namesOf(name)
   return new Lock(lockFilePath(name, { prefix, lockPath }), { noFollow: true, ...rest, prefix: name })
+}
+
+const EXTERNAL_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((key) => key !== 'mode' && key !== 'range'), 'lockPath']
+const FILE_OPTION_HINTS: Record<string, string> = { ...LOCK_OPTION_HINTS, lockFilePrefix: 'prefix', lock_file_prefix: 'prefix', lock_path: 'lockPath' }
+
+export interface RemoveLockFileOptions extends AcquireOptions {
+  prefix?: string
+  lockPath?: string
+  /** The lock kind the name's holders use (default 'auto': flock); removal must take the same one. */
+  backend?: Backend
+}
+
+const REMOVE_OPTION_NAMES = ['prefix', 'lockPath', 'backend', ...ACQUIRE_OPTION_NAMES]
+
+/**
+ * The exclusive lock that removal takes: the same kind of lock as the name's
+ * holders take (a flock lock does not exclude a holder of an fcntl lock), or
+ * undefined when there is no file to remove.
+ */
+function removalLock (name: string, opts: Partial<RemoveLockFileOptions>): Lock | undefined {
+  namesOf(name)
+  const { prefix, lockPath, backend } = opts
+  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return undefined
+  const path = lockFilePath(name, { prefix, lockPath }) // checks the directory as locking does
+  return new Lock(path, { backend: validateBackend(backend, 'options.backend'), removeOnRelease: true, noFollow: true, prefix: name })
 }
 
 /**
  * Deletes a name's lock file safely: it takes the lock, unlinks the file while
  * holding it, and releases. A process waiting on the old file notices (the
  * inode check) and retries on a new one, so there are never two holders.
- * Waits for a current holder first (bounded by `blocking`/`signal`).
+ * Waits for a current holder first (bounded by `timeout`/`blocking`/`signal`).
+ * Pass the `backend` the holders use.
  */
-export async function removeExternalLockFile (name: string, options?: { prefix?: string, lockPath?: string } & AcquireOptions): Promise<void> {
-  const { prefix, lockPath, ...acquire } = validateObject<{ prefix?: string, lockPath?: string } & AcquireOptions>(options, 'options')
-  namesOf(name)
-  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return
-  const path = lockFilePath(name, { prefix, lockPath }) // checks the directory as locking does
-  const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
-  if (!await file.acquire(acquire)) throw new AcquireLockFailedError(name, path)
+export async function removeExternalLockFile (name: string, options?: RemoveLockFileOptions): Promise<void> {
+  const opts = validateObject<RemoveLockFileOptions>(options, 'options')
+  refuseUnknownKeys(opts, REMOVE_OPTION_NAMES, 'options', FILE_OPTION_HINTS)
+  const { blocking, timeout, signal } = opts
+  const file = removalLock(name, opts)
+  if (file === undefined) return
+  if (!await file.acquire({ blocking, timeout, signal })) throw new AcquireLockFailedError(name, file.path)
   file.release()
 }
 
 /** removeExternalLockFile() for synchronous code (exit handlers): blocks this thread while the lock is held. */
-export function removeExternalLockFileSync (name: string, options?: { prefix?: string, lockPath?: string, blocking?: Blocking }): void {
-  const { prefix, lockPath, blocking } = validateObject<{ prefix?: string, lockPath?: string, blocking?: Blocking }>(options, 'options')
-  namesOf(name)
-  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return
-  const path = lockFilePath(name, { prefix, lockPath })
-  const file = new Lock(path, { removeOnRelease: true, noFollow: true, prefix: name })
-  if (!file.acquireSync({ blocking })) throw new AcquireLockFailedError(name, path)
+export function removeExternalLockFileSync (name: string, options?: Omit<RemoveLockFileOptions, 'signal'>): void {
+  const opts = validateObject<RemoveLockFileOptions>(options, 'options')
+  refuseUnknownKeys(opts, REMOVE_OPTION_NAMES.filter((key) => key !== 'signal'), 'options', FILE_OPTION_HINTS)
+  const { blocking, timeout } = opts
+  const file = removalLock(name, opts)
+  if (file === undefined) return
+  if (!file.acquireSync({ blocking, timeout })) throw new AcquireLockFailedError(name, file.path)
   file.release()
 }
 
 /** A ReaderWriterLock named like the other named locks (its own file, beside theirs). */
 export function rwLock (name: string, options?: ReaderWriterLockOptions & { prefix?: never, lockFilePrefix?: string, lockPath?: string }): ReaderWriterLock {
-  const { lockFilePrefix, lockPath, ...rest } = validateObject<ReaderWriterLockOptions & { lockFilePrefix?: string, lockPath?: string }>(options, 'options')
+  const opts = validateObject<ReaderWriterLockOptions & { lockFilePrefix?: string, lockPath?: string }>(options, 'options')
+  // `prefix` would be ambiguous here (file prefix or log label): only lockFilePrefix is taken.
+  if ('prefix' in opts) throw invalidArgValue('options.prefix', opts.prefix, "is not an option (did you mean 'lockFilePrefix'?)")
+  const { lockFilePrefix, lockPath, ...rest } = opts
   namesOf(name)
   return new ReaderWriterLock(lockFilePath(name, { prefix: lockFilePrefix, lockPath, suffix: '%rw' }), { noFollow: true, ...rest, prefix: name })
 }
@@ -325,12 +354,15 @@ export function rwLock (name: string, options?: ReaderWriterLockOptions & { pref
 /** Sets process-wide defaults; `lockPath: undefined` clears the setting. */
 export function setDefaults (defaults: { lockPath?: string | undefined }): void {
   const opts = validateObject<{ lockPath?: string }>(defaults, 'defaults')
+  refuseUnknownKeys(opts, ['lockPath'], 'defaults', { lock_path: 'lockPath' })
   setDefaultLockPath(opts.lockPath)
 }
 
 /** The lock directory external locks use (given a lockPath option, or not). Creates nothing. */
 export function getLockPath (options?: { lockPath?: string }): string {
-  return effectiveLockPath(validateObject<{ lockPath?: string }>(options, 'options').lockPath)
+  const opts = validateObject<{ lockPath?: string }>(options, 'options')
+  refuseUnknownKeys(opts, ['lockPath'], 'options', { lock_path: 'lockPath' })
+  return effectiveLockPath(opts.lockPath)
 }
 
 /** A method decorator (standard or legacy) and a function wrapper in one. */
@@ -448,7 +480,11 @@ export function synchronizedWithPrefix (prefix: string): typeof synchronized {
 }
 
 /** removeExternalLockFile() with a prefix built in (oslo's remove_external_lock_file_with_prefix). */
-export function removeExternalLockFileWithPrefix (prefix: string): (name: string, options?: { lockPath?: string } & AcquireOptions) => Promise<void> {
+export function removeExternalLockFileWithPrefix (prefix: string): (name: string, options?: Omit<RemoveLockFileOptions, 'prefix'>) => Promise<void> {
   if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
-  return async (name, options) => await removeExternalLockFile(name, { ...validateObject<AcquireOptions>(options, 'options'), prefix })
+  return async (name, options) => {
+    const opts = validateObject<RemoveLockFileOptions>(options, 'options')
+    if ('prefix' in opts) throw invalidArgValue('options.prefix', opts.prefix, 'is set by removeExternalLockFileWithPrefix()')
+    await removeExternalLockFile(name, { ...opts, prefix })
+  }
 }

@@ -7,9 +7,9 @@
 // waits only for the readers already inside: no writer starvation, however
 // many reader processes overlap. A writer gets the gate between two readers'
 // momentary gate holds; in this process the queue is FIFO as well.
-import { invalidArgType, LockBusyError, LockError } from './errors'
-import { Lock, type AcquireOptions, type LockOptions } from './lock'
-import { validateObject, validatePath } from './validate'
+import { invalidArgType, LockBusyError, LockError, UnsafeOptionsError } from './errors'
+import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type AcquireOptions, type LockOptions } from './lock'
+import { refuseUnknownKeys, resolveBackend, validateBackend, validateObject, validatePath } from './validate'
 
 const GATE = { start: 0, length: 1 }
 const DATA = { start: 1, length: 1 }
@@ -58,10 +58,17 @@ export class ReaderWriterLock {
   constructor (path: string | URL, options?: ReaderWriterLockOptions) {
     this.path = validatePath(path)
     const opts = validateObject<LockOptions>(options, 'options')
+    refuseUnknownKeys(opts, LOCK_OPTION_NAMES, 'options', LOCK_OPTION_HINTS)
     for (const key of ['mode', 'range', 'removeOnRelease'] as const) {
       if (opts[key] !== undefined) throw invalidArgType(`options.${key}`, 'undefined (ReaderWriterLock sets it)', opts[key])
     }
-    if (opts.backend === 'flock') throw invalidArgType('options.backend', "a range-capable backend ('ofd', 'posix', 'windows' or 'auto')", opts.backend)
+    if (opts.backend === 'flock') throw invalidArgType('options.backend', "a range-capable backend ('ofd', 'windows' or 'auto')", opts.backend)
+    // The kernel's deadlock check for classic POSIX locks works per process: a
+    // process with a reader inside and a writer at the gate "holds and waits",
+    // so two such processes get EDEADLK in ordinary use, though nothing is stuck.
+    if (resolveBackend(validateBackend(opts.backend, 'options.backend'), GATE) === 'posix') {
+      throw new UnsafeOptionsError("ReaderWriterLock cannot use classic POSIX locks (backend 'posix', or 'auto' where OFD locks are missing): the kernel's per-process deadlock detection fails ordinary waits with EDEADLK. Use 'ofd'")
+    }
     this.#options = opts as ReaderWriterLockOptions
     new Lock(this.path, { ...this.#options, range: GATE }) // validates the remaining options now
   }

@@ -4,9 +4,9 @@
 // leaves it empty; handles are thin and resolve their entry by name, so two
 // handles of one name always exclude each other, whenever they were obtained.
 import { AcquireLockFailedError, invalidArgType, invalidArgValue, LockTimeoutError } from './errors'
-import type { AcquireOptions } from './lock'
 import type { HeldLock } from './rwlock'
-import { validateObject, validateSignal, validateTimeout } from './validate'
+import { refuseUnknownKeys, validateObject } from './validate'
+import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions } from './wait-options'
 
 interface Waiter {
   fair: boolean
@@ -108,12 +108,10 @@ export class InternalLock {
    */
   async acquire (options?: AcquireOptions): Promise<HeldLock> {
     const opts = validateObject<AcquireOptions>(options, 'options')
-    const blocking = opts.blocking ?? true
-    if (typeof blocking !== 'boolean' && typeof blocking !== 'number') {
-      throw invalidArgType('options.blocking', 'a boolean or a number of milliseconds', blocking)
-    }
-    const timeout = typeof blocking === 'number' ? validateTimeout(blocking, 'options.blocking') : undefined
-    const signal = validateSignal(opts.signal, 'options.signal')
+    refuseUnknownKeys(opts, ACQUIRE_OPTION_NAMES, 'options', ACQUIRE_OPTION_HINTS)
+    const blocking = waitSetting(opts, 'options') ?? true
+    const timeout = typeof blocking === 'number' ? blocking : undefined
+    const signal = signalSetting(opts, 'options')
     if (signal?.aborted) throw signal.reason
     const held = this.tryAcquire()
     if (held !== null) return held

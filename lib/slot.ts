@@ -24,10 +24,45 @@ interface Waiter {
   failed: (error: unknown) => void
 }
 
+type KernelTry = 'locked' | 'busy' | 'kept out'
+
 const slots = new Map<string, Slot>()
 
-/** A shared descriptor per path for classic POSIX locks, which closing any descriptor would drop. */
-const posixFiles = new Map<string, { file: LockFile, users: number }>()
+/**
+ * Classic POSIX locks belong to the process: closing any descriptor of the
+ * file drops them all, two locks of the process never conflict, and unlocking
+ * a range frees those bytes whoever locked them. So this thread's `posix`
+ * slots of a path share one descriptor, and a slot asks the kernel only while
+ * no other slot of that descriptor has a claim on overlapping bytes (a claim
+ * lasts from the first kernel attempt until the slot holds and waits for
+ * nothing). Overlapping requests queue here instead, woken when a claim ends.
+ */
+class PosixFile {
+  readonly file: LockFile
+  users = 0
+  readonly claims = new Set<Slot>()
+  /** Slots whose head is kept out by another slot's claim, in the order they were kept out. */
+  readonly blocked = new Set<Slot>()
+
+  constructor (file: LockFile) {
+    this.file = file
+  }
+}
+
+/** The descriptor the path named when it was last opened; an entry whose file was replaced is retired from here. */
+const posixFiles = new Map<string, PosixFile>()
+
+/** [start, end) of a range; length 0 reaches past any end. */
+function extent (range: ByteRange | undefined): [number, number] {
+  if (range === undefined || range.length === 0) return [range?.start ?? 0, Infinity]
+  return [range.start, range.start + range.length]
+}
+
+function overlap (a: ByteRange | undefined, b: ByteRange | undefined): boolean {
+  const [aStart, aEnd] = extent(a)
+  const [bStart, bEnd] = extent(b)
+  return aStart < bEnd && bStart < aEnd
+}
 
 /** Where a lock on `path` with these options is queued in this thread (see getSlot). */
 export function slotKey (path: string, options: SlotOptions): { key: string, absolute: string } {
@@ -56,6 +91,8 @@ export class Slot {
   readonly path: string
   readonly #options: SlotOptions
   #file: LockFile | undefined
+  /** With `posix`: the descriptor shared with this thread's other slots of the path. */
+  #posix: PosixFile | undefined
   /** In-process holders of the kernel lock: several if shared, else at most one. */
   #holders = 0
   #shared = false
@@ -79,7 +116,7 @@ export class Slot {
       return true
     }
     try {
-      if (this.#kernelTry(shared)) {
+      if (this.#kernelTry(shared) === 'locked') {
         this.#grant(shared)
         return true
       }
@@ -116,6 +153,9 @@ export class Slot {
     try {
       for (;;) {
         const file = this.#openFile()
+        if (!this.#claim()) {
+          throw new LockError('EDEADLK', `Overlapping bytes of this file are held or awaited elsewhere in this thread (posix locks of one process share their bytes); a synchronous wait would never end: ${this.path}`, this.path)
+        }
         file.lockSync({ mode, range: this.#options.range, timeout })
         if (this.#verified(file)) break
       }
@@ -140,6 +180,7 @@ export class Slot {
     }
     file.unlock({ range: this.#options.range })
     if (remove) this.#closeFile()
+    else this.#unclaim()
     this.#pump()
     this.#dropIfIdle()
   }
@@ -166,15 +207,19 @@ export class Slot {
         head.granted()
         continue
       }
-      let locked: boolean
+      let outcome: KernelTry
       try {
-        locked = this.#kernelTry(head.shared)
+        outcome = this.#kernelTry(head.shared)
       } catch (error) {
         this.#queue.shift()
         head.failed(error)
         continue
       }
-      if (!locked) {
+      if (outcome === 'kept out') {
+        (this.#posix as PosixFile).blocked.add(this) // woken by #unclaim() of the slot in the way
+        return
+      }
+      if (outcome === 'busy') {
         this.#waitInKernel(head)
         return
       }
@@ -235,11 +280,34 @@ export class Slot {
     this.#pump()
   }
 
-  #kernelTry (shared: boolean): boolean {
+  #kernelTry (shared: boolean): KernelTry {
     for (;;) {
       const file = this.#openFile()
-      if (!file.tryLock({ mode: shared ? 'shared' : 'exclusive', range: this.#options.range })) return false
-      if (this.#verified(file)) return true
+      if (!this.#claim()) return 'kept out'
+      if (!file.tryLock({ mode: shared ? 'shared' : 'exclusive', range: this.#options.range })) return 'busy'
+      if (this.#verified(file)) return 'locked'
+    }
+  }
+
+  /** Whether this slot may ask the kernel now: always, but for `posix` slots kept out by an overlapping claim. */
+  #claim (): boolean {
+    const posix = this.#posix
+    if (posix === undefined || posix.claims.has(this)) return true
+    for (const other of posix.claims) {
+      if (overlap(other.#options.range, this.#options.range)) return false
+    }
+    posix.claims.add(this)
+    posix.blocked.delete(this)
+    return true
+  }
+
+  /** Ends this slot's claim (it holds and awaits nothing in the kernel) and lets the slots it kept out try again. */
+  #unclaim (): void {
+    const posix = this.#posix
+    if (posix === undefined || !posix.claims.delete(this)) return
+    for (const other of [...posix.blocked]) {
+      posix.blocked.delete(other)
+      other.#pump()
     }
   }
 
@@ -255,7 +323,7 @@ export class Slot {
     } finally {
       if (!current) { // replaced, or the check failed: hold nothing
         file.unlock({ range: this.#options.range })
-        this.#closeFile()
+        this.#closeFile(true)
       }
     }
     return current
@@ -268,25 +336,34 @@ export class Slot {
       this.#file = LockFile.open(this.path, { backend, noFollow, permissions })
       return this.#file
     }
-    let shared = posixFiles.get(this.path)
-    if (shared === undefined) {
-      shared = { file: LockFile.open(this.path, { backend, noFollow, permissions }), users: 0 }
-      posixFiles.set(this.path, shared)
+    let posix = posixFiles.get(this.path)
+    if (posix === undefined) {
+      posix = new PosixFile(LockFile.open(this.path, { backend, noFollow, permissions }))
+      posixFiles.set(this.path, posix)
     }
-    shared.users++
-    this.#file = shared.file
+    posix.users++
+    this.#posix = posix
+    this.#file = posix.file
     return this.#file
   }
 
-  #closeFile (): void {
+  /**
+   * `replaced`: the path no longer names this file. A shared posix descriptor
+   * is then retired, so that the next open gets the new file rather than the
+   * stale one again; it is closed when its last user leaves.
+   */
+  #closeFile (replaced = false): void {
     const file = this.#file
     if (file === undefined) return
+    this.#unclaim()
     this.#file = undefined
-    if (this.#options.backend !== 'posix') return file.close()
-    const shared = posixFiles.get(this.path)
-    if (shared === undefined || shared.file !== file) return file.close()
-    if (--shared.users === 0) {
-      posixFiles.delete(this.path)
+    const posix = this.#posix
+    if (posix === undefined) return file.close()
+    this.#posix = undefined
+    posix.blocked.delete(this)
+    if (replaced && posixFiles.get(this.path) === posix) posixFiles.delete(this.path)
+    if (--posix.users === 0) {
+      if (posixFiles.get(this.path) === posix) posixFiles.delete(this.path)
       file.close()
     }
   }

@@ -292,12 +292,24 @@ function walk (template: string, field: TemplateField, root: unknown): unknown {
   return value
 }
 
+/**
+ * Own properties only, and getters of a class (a `get id()`): never members
+ * inherited from Object.prototype and the like (`{a.constructor}`,
+ * `{a.__proto__}`), whose text says nothing about the data.
+ */
 function hasKey (value: unknown, key: string): boolean {
   if (value instanceof Map) return value.has(key) || (/^\d+$/.test(key) && value.has(Number(key)))
-  if (typeof value === 'object' || typeof value === 'function') return key in (value as object)
   if (typeof value === 'string') return key === 'length' || (/^\d+$/.test(key) && Number(key) < value.length)
-  return Object(value)[key] !== undefined // numbers, booleans, bigints: prototype members
+  if (typeof value !== 'object' && typeof value !== 'function') return false // numbers, booleans: no fields
+  if (Object.hasOwn(value as object, key)) return true
+  for (let proto = Object.getPrototypeOf(value); proto !== null && !BUILT_IN_PROTOTYPES.has(proto); proto = Object.getPrototypeOf(proto)) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, key)
+    if (descriptor !== undefined) return descriptor.get !== undefined
+  }
+  return false
 }
+
+const BUILT_IN_PROTOTYPES = new Set<unknown>([Object.prototype, Function.prototype, Array.prototype, Map.prototype, Date.prototype])
 
 function read (value: unknown, key: string): unknown {
   if (value instanceof Map) return value.has(key) ? value.get(key) : value.get(Number(key))

@@ -72,13 +72,14 @@ export function validateTimeout (timeout: unknown, name = 'timeout'): number | u
   return timeout
 }
 
+/**
+ * Only a real AbortSignal: its listeners and `reason` cannot throw into the
+ * lock machinery, which a look-alike object could (leaving a lock held).
+ */
 export function validateSignal (signal: unknown, name = 'signal'): AbortSignal | undefined {
   if (signal === undefined) return undefined
-  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean' ||
-      typeof (signal as AbortSignal).addEventListener !== 'function') {
-    throw invalidArgType(name, 'an instance of AbortSignal', signal)
-  }
-  return signal as AbortSignal
+  if (!(signal instanceof AbortSignal)) throw invalidArgType(name, 'an instance of AbortSignal', signal)
+  return signal
 }
 
 export function validatePermissions (permissions: unknown, name = 'permissions'): number {
@@ -86,7 +87,8 @@ export function validatePermissions (permissions: unknown, name = 'permissions')
   if (typeof permissions !== 'number' || !Number.isInteger(permissions)) {
     throw invalidArgType(name, 'an integer', permissions)
   }
-  if (permissions < 0 || permissions > 0o7777) throw outOfRange(name, '>= 0 and <= 0o7777', permissions)
+  // No setuid, setgid or sticky bits: a lock file is never a program or a shared directory.
+  if (permissions < 0 || permissions > 0o777) throw outOfRange(name, '>= 0 and <= 0o777 (no setuid, setgid or sticky bits)', permissions)
   return permissions
 }
 

@@ -114,7 +114,8 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
       case 'start': start = parseSize(text, 'start offset'); backend ??= 'ofd'; break
       case 'length': length = parseSize(text, 'length of lock range'); backend ??= 'ofd'; break
       case 'permissions':
-        if (!/^0?[0-7]{1,4}$/.test(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected octal like 644)`)
+        // Three octal digits at most: setuid, setgid and sticky bits are refused.
+        if (!/^0{0,2}[0-7]{1,3}$/.test(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected octal permission bits like 644, at most 777)`)
         permissions = parseInt(text, 8)
         break
     }
