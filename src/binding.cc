@@ -168,8 +168,12 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
 
   void Detach() { addon_ = nullptr; }
 
-  // Called on the JavaScript thread when the waiter thread has finished.
-  static void Deliver(Napi::Env env, Napi::Function callback, PendingWait* pending) {
+  // Called on the JavaScript thread when the waiter thread has finished. No
+  // C++ exception may leave a thread-safe function's callback: the runtime
+  // would abort the whole process. One arrives when the environment is being
+  // torn down (a worker terminated just as the kernel granted its lock); a
+  // grant that cannot be delivered is given back to the kernel.
+  static void Deliver(Napi::Env env, Napi::Function callback, PendingWait* pending) noexcept {
     LockHandle* self = pending->handle;
     int result = pending->waiter->Claim();
     // The thread is parked; it exits and is joined when the finalizer deletes
@@ -178,16 +182,33 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     if (self == nullptr || result == -ECANCELED) return;
     self->pending_ = nullptr;
     pending->handle = nullptr;
-    self->Unref();
-    if (result == 0) {
-      // The third argument: whether the path still named the file just after
-      // the grant (undefined if that could not be told).
-      int current = pending->waiter->Current();
-      Napi::Value checked = current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1);
-      callback.Call({env.Null(), Napi::Boolean::New(env, true), checked});
-    } else {
-      callback.Call({SystemError(env, result, LockSyscall(self->last_backend_), self->path_).Value()});
+    try {
+      self->Unref();
+      if (result == 0) {
+        // The third argument: whether the path still named the file just after
+        // the grant (undefined if that could not be told).
+        int current = pending->waiter->Current();
+        Napi::Value checked = current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1);
+        if (CallBack(env, callback, {env.Null(), Napi::Boolean::New(env, true), checked})) return;
+      } else {
+        Napi::Value error = SystemError(env, result, LockSyscall(self->last_request_.backend), self->path_).Value();
+        CallBack(env, callback, {error});
+        return;
+      }
+    } catch (...) {
     }
+    // The environment can no longer run JavaScript: nobody owns the grant.
+    if (result == 0 && self->open_) locksmith::Unlock(self->file_, self->last_request_);
+  }
+
+  // Calls without C++ exceptions. True if the callback ran (an exception it
+  // threw stays pending, and Node reports it as uncaught once we return);
+  // false if the environment could not run it (it is being torn down).
+  static bool CallBack(Napi::Env env, Napi::Function callback, std::initializer_list<napi_value> args) {
+    napi_value ignored;
+    if (napi_call_function(env, env.Undefined(), callback, args.size(), args.begin(), &ignored) == napi_ok) return true;
+    bool pending = false;
+    return napi_is_exception_pending(env, &pending) == napi_ok && pending;
   }
 
   static void Finalize(Napi::Env, PendingWait* pending) {
@@ -278,7 +299,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
     }
     pending->handle = this;
     pending_ = pending;
-    last_backend_ = request.backend;
+    last_request_ = request;
     Ref();  // keep this handle alive while its thread uses the file
   }
 
@@ -345,7 +366,7 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
   file_t file_{};
   bool open_ = false;
   PendingWait* pending_ = nullptr;
-  Backend last_backend_ = Backend::Flock;
+  LockRequest last_request_{};
 };
 
 #ifndef _WIN32
