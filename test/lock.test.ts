@@ -228,6 +228,7 @@ describe('Lock across processes', { skip: !isLinux }, () => {
     assert.equal(lines.filter((l) => l.startsWith('download')).length, 1, lines.join('\n'))
     assert.equal(lines.filter((l) => l.startsWith('upload')).length, 2)
     assert.ok(lines[0]?.startsWith('download'), 'the download happens before any upload')
+    assert.equal(lines.filter((l) => l.startsWith('busy')).length, 1, 'the other process found the lock busy and blocked')
   })
 
   test('timeout and abort during a wait on another process', async () => {
