@@ -5,14 +5,15 @@
 import { existsSync } from 'node:fs'
 import { types } from 'node:util'
 import {
-  AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, TemplateFieldError, WouldDeadlockError
+  AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, WouldDeadlockError
 } from './errors'
 import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
 import { debugLog, defaultLogger, type Logger } from './log'
 import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
-import { compileTemplate, namesFromCall, parameterNames, validateNameSpec, type LockNameSpec } from './template'
+import { checkFields, decorator, WaitBudget } from './decorate'
+import { namesFromCall, validateNameSpec, type LockNameSpec } from './template'
 import { refuseUnknownKeys, validateBackend, validateObject, type Backend } from './validate'
 import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
@@ -141,11 +142,6 @@ function externalFor (name: string, settings: Settings): Lock {
   })
 }
 
-/** Milliseconds left of a numeric `blocking`, or the flag itself. */
-function remaining (blocking: Blocking, deadline: number): Blocking {
-  return typeof blocking === 'number' ? Math.max(0, deadline - performance.now()) : blocking
-}
-
 /** Gives back what a failed multi-name acquire took; a timeout names the whole wait. */
 function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, names: string[], settings: Settings): unknown {
   for (const part of parts.reverse()) part.release()
@@ -162,16 +158,16 @@ function held (names: string[], paths: string[], parts: Array<HeldLock | Lock>, 
 
 async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
   const started = performance.now()
-  const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
+  const budget = new WaitBudget(settings.blocking)
   debugLog(settings.logger, `Acquiring lock ${describe(names)} (pid ${process.pid})`)
   const parts: Array<HeldLock | Lock> = []
   const paths: string[] = []
   try {
     for (const name of names) {
-      parts.push(await settings.container.get(name).acquire({ blocking: remaining(settings.blocking, deadline), signal: settings.signal }))
+      parts.push(await settings.container.get(name).acquire({ blocking: budget.left(), signal: settings.signal }))
       if (!settings.external) continue
       const file = externalFor(name, settings)
-      if (!await file.acquire({ blocking: remaining(settings.blocking, deadline), signal: settings.signal })) {
+      if (!await file.acquire({ blocking: budget.left(), signal: settings.signal })) {
         throw new AcquireLockFailedError(name, file.path)
       }
       parts.push(file)
@@ -185,7 +181,7 @@ async function acquireNamed (names: string[], settings: Settings): Promise<Named
 
 function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle {
   const started = performance.now()
-  const deadline = typeof settings.blocking === 'number' ? started + settings.blocking : Infinity
+  const budget = new WaitBudget(settings.blocking)
   const parts: Array<HeldLock | Lock> = []
   const paths: string[] = []
   try {
@@ -200,7 +196,7 @@ function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle
       const file = externalFor(name, settings)
       let locked: boolean
       try {
-        locked = file.acquireSync({ blocking: remaining(settings.blocking, deadline) })
+        locked = file.acquireSync({ blocking: budget.left() })
       } catch (error) {
         if (error instanceof LockError && error.code === 'EDEADLK') throw new WouldDeadlockError(name, file.path)
         throw error
@@ -389,41 +385,20 @@ export interface Synchronizer<A extends unknown[] = any[]> {
 export function synchronized<A extends unknown[] = any[]> (name: LockNameSpec<A>, options?: NamedLockOptions): Synchronizer<A> {
   const spec = validateNameSpec(name)
   const settings = settingsOf(options)
-  const apply = (fn: unknown, displayName?: string): (...args: unknown[]) => unknown => {
-    if (typeof fn !== 'function') throw invalidArgType('fn', 'a function', fn)
-    return wrap(fn as (...args: unknown[]) => unknown, spec, settings, displayName)
-  }
-  return function synchronizer (target: unknown, context?: unknown, descriptor?: unknown): unknown {
-    if (descriptor !== undefined && typeof descriptor === 'object' && descriptor !== null && 'value' in descriptor) {
-      const legacy = descriptor as PropertyDescriptor
-      legacy.value = apply(legacy.value, String(context))
-      return legacy
-    }
-    if (context !== undefined && typeof context === 'object' && context !== null && 'kind' in context) {
-      const { kind, name: member } = context as ClassMethodDecoratorContext
-      if (kind !== 'method') throw invalidArgValue('decorator target', kind, 'must be a method (synchronized decorates methods)')
-      return apply(target, typeof member === 'symbol' ? member.description ?? '' : member)
-    }
-    return apply(target)
-  } as Synchronizer<A>
-}
-
-function wrap (fn: (...args: unknown[]) => unknown, spec: LockNameSpec, settings: Settings, displayName?: string): (...args: unknown[]) => unknown {
-  if (types.isGeneratorFunction(fn)) {
-    throw invalidArgValue('fn', fn, 'is a generator function: its lock would have to span the iteration, which a wrapper cannot see')
-  }
-  checkFields(spec, fn)
-  const nameOf = (thisArg: unknown, args: unknown[]): string[] => namesFromCall(spec, fn, thisArg, args, displayName ?? fn.name)
-  const wrapped = types.isAsyncFunction(fn)
-    ? async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const held = await acquireNamed(nameOf(this, args), settings)
-      try {
-        return await fn.apply(this, args)
-      } finally {
-        held.release()
+  return decorator('synchronized', (fn, label) => {
+    checkFields(spec, fn)
+    const nameOf = (thisArg: unknown, args: unknown[]): string[] => namesFromCall(spec, fn, thisArg, args, label)
+    if (types.isAsyncFunction(fn)) {
+      return async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+        const held = await acquireNamed(nameOf(this, args), settings)
+        try {
+          return await fn.apply(this, args)
+        } finally {
+          held.release()
+        }
       }
     }
-    : function (this: unknown, ...args: unknown[]): unknown {
+    return function (this: unknown, ...args: unknown[]): unknown {
       const held = acquireNamedSync(nameOf(this, args), settings)
       let result: unknown
       try {
@@ -438,22 +413,7 @@ function wrap (fn: (...args: unknown[]) => unknown, spec: LockNameSpec, settings
       }
       return result.then((value) => { held.release(); return value }, (error: unknown) => { held.release(); throw error })
     }
-  Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true })
-  return wrapped
-}
-
-/** Template fields that name parameters must name parameters of `fn`: fail at declaration, not at first call. */
-function checkFields (spec: LockNameSpec, fn: (...args: unknown[]) => unknown): void {
-  if (typeof spec === 'function') return
-  for (const template of typeof spec === 'string' ? [spec] : spec) {
-    for (const field of compileTemplate(template).fields) {
-      if (field.root === 'f_name' || field.root === 'this' || /^\d+$/.test(field.root)) continue
-      const params = parameterNames(fn)
-      if (params?.some((p) => p.name === field.root) === true) continue
-      const known = params === null ? 'its parameter names cannot be read' : `its parameters are ${params.map((p) => p.name ?? '<destructured>').join(', ') || 'none'}`
-      throw new TemplateFieldError(template, field.text, `names no parameter of ${fn.name === '' ? 'the function' : fn.name} (${known}); use a position like {0} or a key function`)
-    }
-  }
+  }) as Synchronizer<A>
 }
 
 function isThenable (value: unknown): value is PromiseLike<unknown> {

@@ -302,8 +302,7 @@ export class Slot {
   }
 
   /** Ends this slot's claim (it holds and awaits nothing in the kernel) and lets the slots it kept out try again. */
-  #unclaim (): void {
-    const posix = this.#posix
+  #unclaim (posix = this.#posix): void {
     if (posix === undefined || !posix.claims.delete(this)) return
     for (const other of [...posix.blocked]) {
       posix.blocked.delete(other)
@@ -355,7 +354,6 @@ export class Slot {
   #closeFile (replaced = false): void {
     const file = this.#file
     if (file === undefined) return
-    this.#unclaim()
     this.#file = undefined
     const posix = this.#posix
     if (posix === undefined) return file.close()
@@ -366,6 +364,7 @@ export class Slot {
       if (posixFiles.get(this.path) === posix) posixFiles.delete(this.path)
       file.close()
     }
+    this.#unclaim(posix) // last: the slots it wakes see this one closed
   }
 
   #dropIfIdle (): void {

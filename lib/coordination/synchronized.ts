@@ -1,7 +1,7 @@
 // coordinator.synchronized('{f_name}-{vol.id}'): runs a function while
-// holding the coordinated lock(s) its call names. Works as a standard method
-// decorator, a legacy (experimentalDecorators) one, or a plain wrapper.
-import { performance } from 'node:perf_hooks'
+// holding the coordinated lock(s) its call names, on lib/decorate.ts like
+// named locks' synchronized() (the same call forms and the same wait budget).
+import { checkFields, decorator, WaitBudget } from '../decorate'
 import { AcquireLockFailedError } from '../errors'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from '../template'
 import { refuseUnknownKeys, validateObject } from '../validate'
@@ -51,18 +51,17 @@ export function makeSynchronized (
 ): SynchronizedDecorator {
   validateNameSpec(spec, 'name')
   const wait = synchronizedWait(options)
-  const wrap = <F extends AnyFunction>(fn: F, label: string): Wrapped<F> => {
-    const wrapper = async function (this: ThisParameterType<F>, ...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> {
+  return decorator('synchronized', (fn, label) => {
+    checkFields(spec, fn)
+    return async function (this: unknown, ...args: unknown[]): Promise<unknown> {
       // Sorted names: callers that need the same set always take it in the same order.
       const names = namesFromCall(spec, fn, this, args, label)
+      const budget = new WaitBudget(wait)
       const held: DistributedLock[] = []
-      const deadline = typeof wait === 'number' ? performance.now() + wait : undefined
       try {
         for (const name of names) {
           const lock = getLock(name)
-          // What is left of the call's bound (0: one try, then LockTimeoutError).
-          const bound = deadline === undefined ? { blocking: wait } : { timeout: Math.max(0, Math.ceil(deadline - performance.now())) }
-          if (!await lock.acquire(bound)) throw new AcquireLockFailedError(lock.fullName)
+          if (!await lock.acquire({ blocking: budget.left() })) throw new AcquireLockFailedError(lock.fullName)
           held.push(lock)
         }
         return await fn.apply(this, args)
@@ -70,15 +69,5 @@ export function makeSynchronized (
         for (const lock of held.reverse()) await lock.release()
       }
     }
-    Object.defineProperty(wrapper, 'name', { value: fn.name, configurable: true })
-    return wrapper
-  }
-  function decorator (target: any, context?: any, descriptor?: PropertyDescriptor): any {
-    if (descriptor !== undefined && typeof descriptor.value === 'function') {
-      return { ...descriptor, value: wrap(descriptor.value, String(context)) }
-    }
-    const label = typeof context?.name === 'string' ? context.name : (target as AnyFunction).name
-    return wrap(target as AnyFunction, label)
-  }
-  return decorator as SynchronizedDecorator
+  }) as SynchronizedDecorator
 }
