@@ -1,9 +1,9 @@
 // LockFile: the low-level API. One open descriptor, the system calls and
 // nothing else: no queueing, no names, no reentrancy rules beyond the kernel's.
 import { fromNative, LockError, LockTimeoutError } from './errors'
-import { BACKEND_IDS, native, type BackendName, type NativeLockHandle } from './native'
+import { BACKEND_IDS, native, type BackendName } from './native'
 import {
-  resolveBackend, validateBackend, validateBoolean, validateMode, validateObject, validatePath,
+  refuseUnknownKeys, resolveBackend, validateBackend, validateBoolean, validateMode, validateObject, validatePath,
   validatePermissions, validateRange, validateSignal, validateTimeout,
   type Backend, type ByteRange, type LockMode
 } from './validate'
@@ -40,12 +40,39 @@ interface Request {
 
 const WHOLE_FILE = 'whole file'
 
+// The options each method takes: any other key is refused (a misspelt option
+// silently ignored changes what a lock does).
+const OPEN_KEYS = ['backend', 'noFollow', 'permissions'] as const
+const OPEN_HINTS = { mode: 'permissions', follow: 'noFollow', nofollow: 'noFollow', kind: 'backend', type: 'backend' }
+const REQUEST_KEYS = ['mode', 'range'] as const
+const LOCK_KEYS = ['mode', 'range', 'timeout', 'signal'] as const
+const LOCK_SYNC_KEYS = ['mode', 'range', 'timeout'] as const
+const UNLOCK_KEYS = ['range'] as const
+const REQUEST_HINTS = {
+  exclusive: 'mode', shared: 'mode', type: 'mode', kind: 'mode', wait: 'timeout', blocking: 'timeout',
+  timeoutMs: 'timeout', abortSignal: 'signal', start: 'range', length: 'range', offset: 'range'
+}
+
+// A LockFile dropped without close() still closes its file once it is
+// collected, as a descriptor object would. close() unregisters it.
+const closeWhenCollected = new FinalizationRegistry<number>((id) => {
+  try {
+    native.close(id)
+  } catch {
+    // already closed by the environment's teardown
+  }
+})
+
 /** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
 export const waitForLock = Symbol('locksmith.waitForLock')
 type WaitDone = (error: Error | null, current?: boolean) => void
 
 // Object literals, not spreads: V8 copies `{ ...base }` with undefined-valued
 // properties on a slow path (about 1.4 µs each), which LockFile.open paid twice.
+function mode (request: Request): LockMode {
+  return request.exclusive ? 'exclusive' : 'shared'
+}
+
 function wholeFileRequest (backend: Backend, exclusive: boolean): Request {
   const resolved = resolveBackend(backend, undefined)
   return { backend: resolved, id: BACKEND_IDS[resolved], exclusive, start: undefined, length: undefined, key: WHOLE_FILE }
@@ -54,10 +81,9 @@ function wholeFileRequest (backend: Backend, exclusive: boolean): Request {
 export class LockFile implements Disposable {
   readonly path: string
   readonly backend: Backend
-  readonly #handle: NativeLockHandle
+  /** The open file's id in the addon's table. */
+  readonly #id: number
   #closed = false
-  /** The descriptor for the whole-file fast path, or -1 where there is none (Windows, closed). */
-  #fastFd: number
   /** What this descriptor holds on byte ranges: range key -> mode. */
   readonly #held = new Map<string, LockMode>()
   /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
@@ -65,34 +91,37 @@ export class LockFile implements Disposable {
   /** Whole-file requests, built once: the fast path allocates nothing. */
   readonly #wholeExclusive: Request
   readonly #wholeShared: Request
+  /** Ends the wait in progress with an error (close() uses it), if there is one. */
+  #failWait: ((error: Error) => void) | undefined
 
   /** Opens (creating if missing, never truncating, close-on-exec) a file to lock. */
   static open (path: string | URL, options?: LockFileOptions): LockFile {
     const checkedPath = validatePath(path)
     const opts = validateObject<LockFileOptions>(options, 'options')
+    refuseUnknownKeys(opts, OPEN_KEYS, 'options', OPEN_HINTS)
     const backend = validateBackend(opts.backend, 'options.backend')
     const noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
     const permissions = validatePermissions(opts.permissions, 'options.permissions')
-    let handle: NativeLockHandle
+    let id: number
     try {
-      handle = new native.LockHandle(checkedPath, noFollow, permissions)
+      id = native.open(checkedPath, noFollow, permissions)
     } catch (error) {
       throw fromNative(error)
     }
-    return new LockFile(checkedPath, backend, handle)
+    return new LockFile(checkedPath, backend, id)
   }
 
-  private constructor (path: string, backend: Backend, handle: NativeLockHandle) {
+  private constructor (path: string, backend: Backend, id: number) {
     this.path = path
     this.backend = backend
-    this.#handle = handle
-    this.#fastFd = native.tryLockFd === undefined ? -1 : handle.fd
+    this.#id = id
     this.#wholeExclusive = wholeFileRequest(backend, true)
     this.#wholeShared = wholeFileRequest(backend, false)
+    closeWhenCollected.register(this, id, this)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
-  get fd (): number { return this.#handle.fd }
+  get fd (): number { return this.#closed ? -1 : native.fd(this.#id) }
   get closed (): boolean { return this.#closed }
 
   /** The mode held on a range (or the whole file), if any. */
@@ -102,53 +131,56 @@ export class LockFile implements Disposable {
 
   /** One attempt: true if locked, false if someone else holds a conflicting lock. */
   tryLock (options?: LockRequestOptions): boolean {
-    const request = this.#request(options)
-    if (request.key === WHOLE_FILE && this.#fastFd >= 0) {
-      const result = (native.tryLockFd as NonNullable<typeof native.tryLockFd>)(this.#fastFd, request.id, request.exclusive)
-      if (result === 1) this.#hold(request)
-      if (result >= 0) return result === 1
-      // An error: the method call below repeats the attempt and throws it in full.
-    }
+    return this.#tryLock(this.#request(options, REQUEST_KEYS))
+  }
+
+  #tryLock (request: Request): boolean {
+    this.#ensureOpen()
     this.#refuseConversion(request)
+    if (request.key === WHOLE_FILE) {
+      const result = native.tryLockWhole(this.#id, request.id, request.exclusive)
+      if (result >= 0) return this.#outcome(request, result === 1)
+      // An error: the full call below repeats the attempt and throws it in full.
+    }
     let locked: boolean
     try {
-      locked = this.#handle.tryLock(request.id, request.exclusive, request.start, request.length)
+      locked = native.tryLock(this.#id, request.id, request.exclusive, request.start, request.length)
     } catch (error) {
-      throw fromNative(error)
+      throw this.#error(error, request)
     }
-    if (locked) this.#hold(request)
-    return locked
+    return this.#outcome(request, locked)
   }
 
   /** Waits on this thread until locked (or `timeout` ms pass: LockTimeoutError). */
   lockSync (options?: Omit<LockWaitOptions, 'signal'>): void {
-    const request = this.#request(options)
-    this.#refuseConversion(request)
+    const request = this.#request(options, LOCK_SYNC_KEYS)
     const timeout = validateTimeout(options?.timeout, 'options.timeout')
+    this.#ensureOpen()
+    this.#refuseConversion(request)
     let locked: boolean
     try {
-      locked = this.#handle.lockSync(request.id, request.exclusive, request.start, request.length, timeout ?? -1)
+      locked = native.lockSync(this.#id, request.id, request.exclusive, request.start, request.length, timeout ?? -1)
     } catch (error) {
-      throw fromNative(error)
+      throw this.#error(error, request)
     }
-    if (!locked) throw new LockTimeoutError(this.path, timeout ?? 0)
-    this.#hold(request)
+    if (!this.#outcome(request, locked)) throw new LockTimeoutError(this.path, timeout ?? 0)
   }
 
   /**
    * Waits without blocking the event loop. Tries on this thread first; only a
    * busy lock is waited for, on a native thread of its own (never the libuv pool).
+   * close() during the wait rejects it with code ERR_LOCK_CLOSED.
    */
   lock (options?: LockWaitOptions): Promise<void> {
     let request: Request
     let timeout: number | undefined
     let signal: AbortSignal | undefined
     try {
-      request = this.#request(options)
+      request = this.#request(options, LOCK_KEYS)
       timeout = validateTimeout(options?.timeout, 'options.timeout')
       signal = validateSignal(options?.signal, 'options.signal')
       if (signal?.aborted) return Promise.reject(signal.reason)
-      if (this.tryLock(options)) return Promise.resolve()
+      if (this.#tryLock(request)) return Promise.resolve()
     } catch (error) {
       return Promise.reject(error)
     }
@@ -193,39 +225,49 @@ export class LockFile implements Disposable {
    * synchronously; `done` is then never called.
    */
   [waitForLock] (options: LockRequestOptions | undefined, done: WaitDone): () => void {
-    return this.#startWait(this.#request(options), done, true)
+    return this.#startWait(this.#request(options, REQUEST_KEYS), done, true)
   }
 
   #startWait (request: Request, done: WaitDone, checkCurrent = false): () => void {
+    this.#ensureOpen()
     this.#refuseConversion(request)
     let settled = false
     try {
-      this.#handle.wait(request.id, request.exclusive, request.start, request.length, (error, _acquired, current) => {
+      native.wait(this.#id, request.id, request.exclusive, request.start, request.length, (error, _acquired, current) => {
         settled = true
-        if (error !== null) return done(fromNative(error))
+        this.#failWait = undefined
+        if (error !== null) return done(this.#error(error, request))
         this.#hold(request)
         done(null, current)
       }, checkCurrent)
     } catch (error) {
-      throw fromNative(error)
+      throw this.#error(error, request)
+    }
+    // A flock conversion drops the old lock as the wait starts.
+    if (request.backend === 'flock' && this.#whole !== undefined && this.#whole !== mode(request)) this.#whole = undefined
+    this.#failWait = (error) => {
+      if (settled) return
+      settled = true
+      done(error)
     }
     return () => {
       if (settled) return
       settled = true
-      this.#handle.cancel()
+      this.#failWait = undefined
+      native.cancel(this.#id)
     }
   }
 
   /** Releases what this descriptor holds on the range (or the whole file). */
   unlock (options?: { range?: ByteRange }): void {
-    const request = this.#request(options)
+    const request = this.#request(options, UNLOCK_KEYS)
     if (!this.#holds(request.key)) {
       throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
     }
-    const fast = request.key === WHOLE_FILE && this.#fastFd >= 0 && (native.unlockFd as NonNullable<typeof native.unlockFd>)(this.#fastFd, request.id) === 0
+    const fast = request.key === WHOLE_FILE && native.unlockWhole(this.#id, request.id) === 0
     if (!fast) {
       try {
-        this.#handle.unlock(request.id, request.start, request.length)
+        native.unlock(this.#id, request.id, request.start, request.length)
       } catch (error) {
         throw fromNative(error)
       }
@@ -236,24 +278,33 @@ export class LockFile implements Disposable {
 
   /** Whether the path still names this open file (false once it was unlinked or replaced). */
   isCurrent (): boolean {
+    this.#ensureOpen()
     try {
-      return this.#handle.isCurrent()
+      return native.isCurrent(this.#id)
     } catch (error) {
       throw fromNative(error)
     }
   }
 
-  /** Cancels any wait and closes the descriptor; the kernel drops its locks. */
+  /**
+   * Closes the descriptor; the kernel drops its locks. A wait in progress is
+   * cancelled and ends with a LockError of code ERR_LOCK_CLOSED (lock() rejects
+   * with it).
+   */
   close (): void {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
-    this.#fastFd = -1
     this.#held.clear()
     this.#whole = undefined
+    closeWhenCollected.unregister(this)
+    const failWait = this.#failWait
+    this.#failWait = undefined
     try {
-      this.#handle.close()
+      native.close(this.#id) // cancels the wait first: nothing granted in the race stays held
     } catch (error) {
       throw fromNative(error)
+    } finally {
+      failWait?.(new LockError('ERR_LOCK_CLOSED', `Lock file closed while waiting for its lock: ${this.path}`, this.path))
     }
   }
 
@@ -269,19 +320,50 @@ export class LockFile implements Disposable {
     }
   }
 
+  #ensureOpen (): void {
+    if (this.#closed) throw new LockError('EBADF', `Lock file is closed: ${this.path}`, this.path)
+  }
+
+  /**
+   * Records an attempt's outcome. flock(2) changes the mode of a lock by
+   * dropping it first, even with LOCK_NB: after a failed change this
+   * descriptor holds nothing. fcntl (ofd, posix) changes are atomic and a
+   * failed one keeps the old lock, as LockFileEx never converts.
+   */
+  #outcome (request: Request, locked: boolean): boolean {
+    if (locked) this.#hold(request)
+    else if (request.backend === 'flock') this.#whole = undefined
+    return locked
+  }
+
+  /**
+   * What the addon threw, as a LockError. An exclusive fcntl lock needs a
+   * descriptor open for writing; on a file that could only be opened
+   * read-only the kernel's bare EBADF says nothing useful, so say why.
+   */
+  #error (error: unknown, request: Request): Error {
+    const converted = fromNative(error)
+    if ((converted as LockError).code === 'EBADF' && request.exclusive && (request.backend === 'ofd' || request.backend === 'posix') &&
+        !this.#closed && native.readOnly(this.#id)) {
+      converted.message = `EBADF: the lock file could only be opened read-only, so an exclusive ${request.backend} (fcntl) lock is impossible on it ` +
+        `(a flock lock works, or make the file writable): '${this.path}'`
+    }
+    return converted
+  }
+
   #holds (key: string): boolean {
     return key === WHOLE_FILE ? this.#whole !== undefined : this.#held.has(key)
   }
 
   #hold (request: Request): void {
-    const mode: LockMode = request.exclusive ? 'exclusive' : 'shared'
-    if (request.key === WHOLE_FILE) this.#whole = mode
-    else this.#held.set(request.key, mode)
+    if (request.key === WHOLE_FILE) this.#whole = mode(request)
+    else this.#held.set(request.key, mode(request))
   }
 
-  #request (options: LockRequestOptions | undefined): Request {
+  #request (options: LockRequestOptions | undefined, known: readonly string[]): Request {
     if (options === undefined) return this.#wholeExclusive
     const opts = validateObject<LockRequestOptions>(options, 'options')
+    refuseUnknownKeys(opts, known, 'options', REQUEST_HINTS)
     const exclusive = validateMode(opts.mode, 'options.mode') === 'exclusive'
     const range = validateRange(opts.range, 'options.range')
     if (range === undefined) return exclusive ? this.#wholeExclusive : this.#wholeShared

@@ -1,13 +1,15 @@
 // Node-API glue: argument unpacking, errors shaped like Node's fs errors, and
-// per-environment bookkeeping so a worker that exits mid-wait leaves nothing held.
+// a per-environment table of open lock files, so a worker that exits mid-wait
+// leaves nothing held and no file costs memory that waits for the collector.
 #include <napi.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "lock.h"
 #include "waiter.h"
@@ -85,17 +87,30 @@ const char* LockSyscall(Backend backend) {
   }
 }
 
-// Arguments (backend, exclusive, start, length); start undefined = whole file.
-LockRequest ReadRequest(const Napi::CallbackInfo& info) {
-  LockRequest request{};
-  request.backend = static_cast<Backend>(info[0].As<Napi::Number>().Int32Value());
-  request.exclusive = info[1].As<Napi::Boolean>().Value();
-  if (info[2].IsUndefined()) {
-    WholeFileRange(request.backend, &request.start, &request.length);
+// The range from info[at] (start, undefined = whole file) and info[at + 1] (length).
+void ReadRangeInto(const Napi::CallbackInfo& info, size_t at, LockRequest* request) {
+  if (info[at].IsUndefined()) {
+    WholeFileRange(request->backend, &request->start, &request->length);
   } else {
-    request.start = info[2].As<Napi::Number>().Int64Value();
-    request.length = info[3].As<Napi::Number>().Int64Value();
+    request->start = info[at].As<Napi::Number>().Int64Value();
+    request->length = info[at + 1].As<Napi::Number>().Int64Value();
   }
+}
+
+// Arguments from info[at]: (backend, start, length), for unlock.
+LockRequest ReadRange(const Napi::CallbackInfo& info, size_t at) {
+  LockRequest request{};
+  request.backend = static_cast<Backend>(info[at].As<Napi::Number>().Int32Value());
+  ReadRangeInto(info, at + 1, &request);
+  return request;
+}
+
+// Arguments from info[at]: (backend, exclusive, start, length).
+LockRequest ReadRequest(const Napi::CallbackInfo& info, size_t at) {
+  LockRequest request{};
+  request.backend = static_cast<Backend>(info[at].As<Napi::Number>().Int32Value());
+  request.exclusive = info[at + 1].As<Napi::Boolean>().Value();
+  ReadRangeInto(info, at + 2, &request);
   if (!BackendSupported(request.backend)) {
     throw CodedError(info.Env(), "ERR_LOCK_BACKEND_UNSUPPORTED",
                      "This lock backend is not available on this platform");
@@ -103,157 +118,147 @@ LockRequest ReadRequest(const Napi::CallbackInfo& info) {
   return request;
 }
 
-class LockHandle;
+struct Wait;
 
-// Per-environment state: the handles that are open in this environment.
+// One open lock file, addressed from JavaScript by a small integer id. It lives
+// in its environment's table until close(id) frees it at once (or the
+// environment ends): no per-file native object waits for the garbage collector,
+// so open/lock/unlock/close cycles run in flat memory even when the event loop
+// never turns.
+struct OpenFile {
+  std::string path;
+  file_t file{};
+  bool read_only = false;  // opened read-only because read-write was refused
+  Wait* wait = nullptr;    // the wait in progress, if any
+};
+
+// One asynchronous wait: a waiter thread and the thread-safe function that
+// brings its outcome to the JavaScript thread. Owned by that thread-safe
+// function, whose finalizer deletes it; the file and the wait point at each
+// other until either lets go (delivered, cancelled, closed, torn down).
+struct Wait {
+  OpenFile* file = nullptr;
+  LockRequest request{};
+  napi_threadsafe_function completion = nullptr;
+  std::unique_ptr<Waiter> waiter;
+};
+
+// Stops a wait (if any) and detaches it from its file. Returns once no thread
+// waits and no lock granted in the race is held; false if nothing was waiting.
+bool CancelWait(OpenFile& file) {
+  Wait* wait = file.wait;
+  if (wait == nullptr) return false;
+  file.wait = nullptr;
+  wait->file = nullptr;
+  return wait->waiter->Cancel();
+}
+
+// Calls back without letting a C++ exception out: one that leaves a
+// thread-safe function's callback aborts the whole process. True if the
+// callback ran (an exception it threw stays pending and Node reports it as
+// uncaught); false if this environment could not run it (being torn down).
+bool Report(napi_env raw_env, napi_value callback, const Wait& wait, const OpenFile& file,
+            int result) noexcept {
+  try {
+    Napi::Env env(raw_env);
+    std::vector<napi_value> args;
+    if (result == 0) {
+      // The third argument: whether the path still named the file just after
+      // the grant (undefined if that could not be told or was not asked).
+      int current = wait.waiter->Current();
+      args = {env.Null(), Napi::Boolean::New(env, true),
+              current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1)};
+    } else {
+      args = {SystemError(env, result, LockSyscall(wait.request.backend), file.path).Value()};
+    }
+    napi_value ignored;
+    if (napi_call_function(env, env.Undefined(), callback, args.size(), args.data(), &ignored) == napi_ok) {
+      return true;
+    }
+    bool pending = false;
+    return napi_is_exception_pending(env, &pending) == napi_ok && pending;
+  } catch (...) {
+    return false;
+  }
+}
+
+// The thread-safe function's call_js, on the JavaScript thread once the waiter
+// thread has finished. Node also calls it with a null env while tearing the
+// environment down, after the finalizer has deleted the wait: touch nothing then.
+void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
+  if (env == nullptr) return;
+  auto* wait = static_cast<Wait*>(data);
+  // The thread is parked; it exits and is joined when the finalizer deletes
+  // the wait, so neither its exit nor the join delays the caller.
+  napi_release_threadsafe_function(wait->completion, napi_tsfn_release);
+  int result = wait->waiter->Claim();
+  OpenFile* file = wait->file;
+  if (file == nullptr || result == -ECANCELED) return;
+  file->wait = nullptr;
+  wait->file = nullptr;
+  if (Report(env, callback, *wait, *file, result)) return;
+  // Nobody can own this grant (a worker terminated just as it came): give it back.
+  if (result == 0) Unlock(file->file, wait->request);
+}
+
+// The thread-safe function's finalizer. At teardown it may come before the
+// table's own cleanup: the Waiter's destructor then cancels, gives back a
+// grant while the file is still open, and joins the thread.
+void FinalizeWait(napi_env, void* data, void*) noexcept {
+  auto* wait = static_cast<Wait*>(data);
+  if (wait->file != nullptr) wait->file->wait = nullptr;
+  delete wait;
+}
+
+// Per-environment state: the table of open lock files, and the functions
+// JavaScript calls on them. Its destructor runs when the environment ends (the
+// process exiting, a worker thread ending).
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports);
   ~Addon();
 
-  std::set<LockHandle*> handles;
-};
-
-// One asynchronous wait. Owned by its thread-safe function, whose finalizer
-// deletes it once the completion has been delivered (or the environment ends).
-struct PendingWait {
-  LockHandle* handle = nullptr;  // null once detached (delivered or cancelled)
-  Napi::ThreadSafeFunction completion;
-  std::unique_ptr<Waiter> waiter;
-};
-
-class LockHandle : public Napi::ObjectWrap<LockHandle> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "LockHandle",
-                       {
-                           InstanceMethod<&LockHandle::TryLock>("tryLock"),
-                           InstanceMethod<&LockHandle::LockSync>("lockSync"),
-                           InstanceMethod<&LockHandle::Wait>("wait"),
-                           InstanceMethod<&LockHandle::Cancel>("cancel"),
-                           InstanceMethod<&LockHandle::Unlock>("unlock"),
-                           InstanceMethod<&LockHandle::Close>("close"),
-                           InstanceMethod<&LockHandle::IsCurrent>("isCurrent"),
-                           InstanceAccessor<&LockHandle::Fd>("fd"),
-                       });
-  }
-
-  // new LockHandle(path, noFollow, permissions)
-  explicit LockHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LockHandle>(info) {
-    Napi::Env env = info.Env();
-    path_ = info[0].As<Napi::String>().Utf8Value();
-    OpenOptions options{info[1].As<Napi::Boolean>().Value(),
-                        info[2].As<Napi::Number>().Int32Value()};
-    int error = OpenLockFile(path_.c_str(), options, &file_);
-    if (error != 0) throw SystemError(env, error, "open", path_);
-    open_ = true;
-    addon_ = env.GetInstanceData<Addon>();
-    addon_->handles.insert(this);
-  }
-
-  ~LockHandle() override {
-    if (addon_ != nullptr) addon_->handles.erase(this);
-    addon_ = nullptr;  // no reference counting while being destroyed
-    Teardown();
-  }
-
-  // Cancels any wait and closes the file; the kernel drops this handle's locks.
-  void Teardown() {
-    CancelWait();
-    if (open_) {
-      CloseLockFile(file_);
-      open_ = false;
-    }
-  }
-
-  void Detach() { addon_ = nullptr; }
-
-  // Called on the JavaScript thread when the waiter thread has finished. No
-  // C++ exception may leave a thread-safe function's callback: the runtime
-  // would abort the whole process. One arrives when the environment is being
-  // torn down (a worker terminated just as the kernel granted its lock); a
-  // grant that cannot be delivered is given back to the kernel.
-  static void Deliver(Napi::Env env, Napi::Function callback, PendingWait* pending) noexcept {
-    LockHandle* self = pending->handle;
-    int result = pending->waiter->Claim();
-    // The thread is parked; it exits and is joined when the finalizer deletes
-    // the wait, so neither its exit nor the join delays the caller.
-    pending->completion.Release();
-    if (self == nullptr || result == -ECANCELED) return;
-    self->pending_ = nullptr;
-    pending->handle = nullptr;
-    try {
-      self->Unref();
-      if (result == 0) {
-        // The third argument: whether the path still named the file just after
-        // the grant (undefined if that could not be told).
-        int current = pending->waiter->Current();
-        Napi::Value checked = current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1);
-        if (CallBack(env, callback, {env.Null(), Napi::Boolean::New(env, true), checked})) return;
-      } else {
-        Napi::Value error = SystemError(env, result, LockSyscall(self->last_request_.backend), self->path_).Value();
-        CallBack(env, callback, {error});
-        return;
-      }
-    } catch (...) {
-    }
-    // The environment can no longer run JavaScript: nobody owns the grant.
-    if (result == 0 && self->open_) locksmith::Unlock(self->file_, self->last_request_);
-  }
-
-  // Calls without C++ exceptions. True if the callback ran (an exception it
-  // threw stays pending, and Node reports it as uncaught once we return);
-  // false if the environment could not run it (it is being torn down).
-  static bool CallBack(Napi::Env env, Napi::Function callback, std::initializer_list<napi_value> args) {
-    napi_value ignored;
-    if (napi_call_function(env, env.Undefined(), callback, args.size(), args.begin(), &ignored) == napi_ok) return true;
-    bool pending = false;
-    return napi_is_exception_pending(env, &pending) == napi_ok && pending;
-  }
-
-  static void Finalize(Napi::Env, PendingWait* pending) {
-    if (pending->handle != nullptr) pending->handle->pending_ = nullptr;
-    delete pending;  // the Waiter's destructor cancels if still running, and joins
-  }
-
  private:
-  void EnsureOpen(Napi::Env env, const char* syscall) {
-    if (!open_) throw SystemError(env, -EBADF, syscall, path_);
+  // open(path, noFollow, permissions) -> id. Throws a full system error.
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OpenFile entry;
+    entry.path = info[0].As<Napi::String>().Utf8Value();
+    OpenOptions options{info[1].As<Napi::Boolean>().Value(), info[2].As<Napi::Number>().Int32Value()};
+    int error = OpenLockFile(entry.path.c_str(), options, &entry.file, &entry.read_only);
+    if (error != 0) throw SystemError(env, error, "open", entry.path);
+    int64_t id = next_id_++;
+    files_.emplace(id, std::move(entry));
+    return Napi::Number::New(env, static_cast<double>(id));
   }
 
-  void EnsureNoWait(Napi::Env env) {
-    if (pending_ != nullptr) {
-      throw CodedError(env, "ERR_LOCK_WAIT_PENDING", "A wait is already in progress on this handle");
-    }
-  }
-
-  // tryLock(backend, exclusive, start, length): true if locked, false if busy.
+  // tryLock(id, backend, exclusive, start?, length?) -> true if locked, false if busy.
   Napi::Value TryLock(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    LockRequest request = ReadRequest(info);
-    EnsureOpen(env, LockSyscall(request.backend));
-    int result = locksmith::TryLock(file_, request);
+    LockRequest request = ReadRequest(info, 1);
+    OpenFile& file = Find(info, LockSyscall(request.backend));
+    int result = locksmith::TryLock(file.file, request);
     if (result == kBusy) return Napi::Boolean::New(env, false);
-    if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), path_);
+    if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), file.path);
     return Napi::Boolean::New(env, true);
   }
 
-  // lockSync(backend, exclusive, start, length, timeoutMs): blocks this thread.
-  // timeoutMs < 0 waits forever. Returns false when the time ran out.
+  // lockSync(id, backend, exclusive, start, length, timeoutMs): blocks this
+  // thread; timeoutMs < 0 waits forever. False when the time ran out.
   Napi::Value LockSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    LockRequest request = ReadRequest(info);
-    int64_t timeout_ms = info[4].As<Napi::Number>().Int64Value();
-    EnsureOpen(env, LockSyscall(request.backend));
-    EnsureNoWait(env);
+    LockRequest request = ReadRequest(info, 1);
+    int64_t timeout_ms = info[5].As<Napi::Number>().Int64Value();
+    OpenFile& file = Find(info, LockSyscall(request.backend));
+    EnsureNoWait(env, file);
     int result;
     if (timeout_ms < 0) {
-      do result = WaitLock(file_, request);
+      do result = WaitLock(file.file, request);
       while (result == -EINTR);
     } else {
-      result = locksmith::TryLock(file_, request);
+      result = locksmith::TryLock(file.file, request);
       if (result == kBusy) {
-        Waiter waiter(file_, request, nullptr);
+        Waiter waiter(file.file, request, nullptr);
         result = waiter.Start();
         if (result == 0) {
           if (!waiter.WaitFor(timeout_ms)) {
@@ -265,159 +270,185 @@ class LockHandle : public Napi::ObjectWrap<LockHandle> {
         }
       }
     }
-    if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), path_);
+    if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), file.path);
     return Napi::Boolean::New(env, true);
   }
 
-  // wait(backend, exclusive, start, length, callback, checkCurrent): waits on a
-  // native thread of its own; callback(error) or callback(null, true, current)
-  // on the JavaScript thread. `current` is only looked at when asked for.
-  void Wait(const Napi::CallbackInfo& info) {
+  // wait(id, backend, exclusive, start, length, callback, checkCurrent): waits
+  // on a native thread of its own; callback(error) or callback(null, true,
+  // current) on the JavaScript thread. Until then the thread-safe function
+  // keeps the event loop alive and holds the callback (and what it uses).
+  void StartWait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    LockRequest request = ReadRequest(info);
-    Napi::Function callback = info[4].As<Napi::Function>();
-    bool check_current = info[5].ToBoolean().Value();
-    EnsureOpen(env, LockSyscall(request.backend));
-    EnsureNoWait(env);
+    LockRequest request = ReadRequest(info, 1);
+    Napi::Function callback = info[5].As<Napi::Function>();
+    bool check_current = info[6].ToBoolean().Value();
+    OpenFile& file = Find(info, LockSyscall(request.backend));
+    EnsureNoWait(env, file);
 
-    auto* pending = new PendingWait();
-    pending->completion = Napi::ThreadSafeFunction::New(
-        env, callback, "locksmith.wait", 0, 1, pending,
-        [](Napi::Env finalize_env, PendingWait* data) { Finalize(finalize_env, data); });
-    pending->waiter = std::make_unique<Waiter>(
-        file_, request,
-        [pending] {
-          pending->completion.NonBlockingCall([pending](Napi::Env call_env, Napi::Function cb) {
-            Deliver(call_env, cb, pending);
-          });
-        },
-        check_current ? path_ : std::string());
-    int error = pending->waiter->Start();
+    auto owned = std::make_unique<Wait>();
+    owned->request = request;
+    napi_status status = napi_create_threadsafe_function(
+        env, callback, nullptr, Napi::String::New(env, "locksmith.wait"), 0, 1, owned.get(),
+        FinalizeWait, nullptr, Deliver, &owned->completion);
+    if (status != napi_ok) throw Napi::Error::New(env);
+    Wait* wait = owned.release();  // the thread-safe function's finalizer owns it now
+    wait->waiter = std::make_unique<Waiter>(
+        file.file, request,
+        [wait] { napi_call_threadsafe_function(wait->completion, wait, napi_tsfn_nonblocking); },
+        check_current ? file.path : std::string());
+    int error = wait->waiter->Start();
     if (error != 0) {
-      pending->completion.Release();
-      throw SystemError(env, error, kThreadSyscall, path_);
+      napi_release_threadsafe_function(wait->completion, napi_tsfn_release);
+      throw SystemError(env, error, kThreadSyscall, file.path);
     }
-    pending->handle = this;
-    pending_ = pending;
-    last_request_ = request;
-    Ref();  // keep this handle alive while its thread uses the file
+    wait->file = &file;
+    file.wait = wait;
   }
 
-  // cancel(): stops the wait in progress. Returns once no thread waits and no
-  // lock granted in the race is held; false if there was nothing to cancel.
+  // cancel(id): stops the wait in progress. Returns once no thread waits and
+  // no lock granted in the race is held; false if there was nothing to cancel.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), CancelWait());
+    return Napi::Boolean::New(info.Env(), CancelWait(Find(info, "cancel")));
   }
 
-  bool CancelWait() {
-    PendingWait* pending = pending_;
-    if (pending == nullptr) return false;
-    pending_ = nullptr;
-    pending->handle = nullptr;
-    bool cancelled = pending->waiter->Cancel();
-    if (addon_ != nullptr) Unref();
-    return cancelled;
-  }
-
-  // unlock(backend, start, length)
+  // unlock(id, backend, start?, length?)
   void Unlock(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    LockRequest request{};
-    request.backend = static_cast<Backend>(info[0].As<Napi::Number>().Int32Value());
-    if (info[1].IsUndefined()) {
-      WholeFileRange(request.backend, &request.start, &request.length);
-    } else {
-      request.start = info[1].As<Napi::Number>().Int64Value();
-      request.length = info[2].As<Napi::Number>().Int64Value();
-    }
+    LockRequest request = ReadRange(info, 1);
     const char* syscall = request.backend == Backend::Windows ? "UnlockFileEx" : LockSyscall(request.backend);
-    EnsureOpen(env, syscall);
-    int result = locksmith::Unlock(file_, request);
-    if (result != 0) throw SystemError(env, result, syscall, path_);
+    OpenFile& file = Find(info, syscall);
+    int result = locksmith::Unlock(file.file, request);
+    if (result != 0) throw SystemError(env, result, syscall, file.path);
   }
 
+  // close(id): cancels any wait, closes the file (the kernel drops its locks)
+  // and frees the entry.
   void Close(const Napi::CallbackInfo& info) {
-    EnsureOpen(info.Env(), "close");
-    CancelWait();
-    int result = CloseLockFile(file_);
-    open_ = false;
-    if (result != 0) throw SystemError(info.Env(), result, "close", path_);
+    OpenFile& file = Find(info, "close");
+    CancelWait(file);
+    int result = CloseLockFile(file.file);
+    std::string path = std::move(file.path);
+    files_.erase(info[0].As<Napi::Number>().Int64Value());
+    if (result != 0) throw SystemError(info.Env(), result, "close", path);
   }
 
-  // isCurrent(): whether the path still names this open, linked file.
+  // isCurrent(id): whether the path still names this open, linked file.
   Napi::Value IsCurrent(const Napi::CallbackInfo& info) {
-    EnsureOpen(info.Env(), "fstat");
+    OpenFile& file = Find(info, "fstat");
     bool current = false;
-    int result = IsCurrentFile(file_, path_.c_str(), &current);
-    if (result != 0) throw SystemError(info.Env(), result, "fstat", path_);
+    int result = IsCurrentFile(file.file, file.path.c_str(), &current);
+    if (result != 0) throw SystemError(info.Env(), result, "fstat", file.path);
     return Napi::Boolean::New(info.Env(), current);
   }
 
+  // fd(id): the descriptor (-1 on Windows, whose handles are no descriptors).
   Napi::Value Fd(const Napi::CallbackInfo& info) {
+    OpenFile& file = Find(info, "fstat");
 #ifdef _WIN32
+    (void)file;
     return Napi::Number::New(info.Env(), -1);
 #else
-    return Napi::Number::New(info.Env(), open_ ? file_ : -1);
+    return Napi::Number::New(info.Env(), file.file);
 #endif
   }
 
-  Addon* addon_ = nullptr;
-  std::string path_;
-  file_t file_{};
-  bool open_ = false;
-  PendingWait* pending_ = nullptr;
-  LockRequest last_request_{};
+  // readOnly(id): opened read-only because read-write was refused (a file we
+  // may not write, a read-only file system, a directory).
+  Napi::Value ReadOnly(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), Find(info, "open").read_only);
+  }
+
+  // openCount(): entries in this environment's table, for leak checks.
+  Napi::Value OpenCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(files_.size()));
+  }
+
+  // The uncontended whole-file path, one call each way: no argument objects,
+  // no exceptions. JavaScript calls the full method when these report an
+  // error, which repeats the attempt and throws it in full.
+  // tryLockWhole(id, backend, exclusive) -> 1 locked, 0 busy, or -errno.
+  Napi::Value TryLockWhole(const Napi::CallbackInfo& info) {
+    auto found = files_.find(info[0].As<Napi::Number>().Int64Value());
+    int result = -EBADF;
+    if (found != files_.end()) {
+      LockRequest request{};
+      request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+      request.exclusive = info[2].As<Napi::Boolean>().Value();
+      WholeFileRange(request.backend, &request.start, &request.length);
+      result = locksmith::TryLock(found->second.file, request);
+    }
+    return Napi::Number::New(info.Env(), result == 0 ? 1 : result == kBusy ? 0 : result);
+  }
+
+  // unlockWhole(id, backend) -> 0 or -errno.
+  Napi::Value UnlockWhole(const Napi::CallbackInfo& info) {
+    auto found = files_.find(info[0].As<Napi::Number>().Int64Value());
+    int result = -EBADF;
+    if (found != files_.end()) {
+      LockRequest request{};
+      request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+      WholeFileRange(request.backend, &request.start, &request.length);
+      result = locksmith::Unlock(found->second.file, request);
+    }
+    return Napi::Number::New(info.Env(), result);
+  }
+
+  // The entry for info[0]; a closed or unknown id is EBADF, as a closed
+  // descriptor would be.
+  OpenFile& Find(const Napi::CallbackInfo& info, const char* syscall) {
+    auto found = files_.find(info[0].As<Napi::Number>().Int64Value());
+    if (found == files_.end()) throw SystemError(info.Env(), -EBADF, syscall, std::string());
+    return found->second;
+  }
+
+  static void EnsureNoWait(Napi::Env env, const OpenFile& file) {
+    if (file.wait != nullptr) {
+      throw CodedError(env, "ERR_LOCK_WAIT_PENDING", "A wait is already in progress on this lock file");
+    }
+  }
+
+  // Ids are never reused: a stale id finds nothing rather than another file.
+  // unordered_map keeps each entry at one address, which a wait points to.
+  std::unordered_map<int64_t, OpenFile> files_;
+  int64_t next_id_ = 1;
 };
 
-#ifndef _WIN32
-// The uncontended whole-file fast path: plain functions on a descriptor, free of
-// the method dispatch and unwrapping that cost more than the system call itself.
-// The JavaScript side passes only descriptors of its open lock files and takes
-// the method path (which throws a full error) when these report an error.
-
-// tryLockFd(fd, backend, exclusive): 1 locked, 0 busy, or -errno.
-Napi::Value TryLockFd(const Napi::CallbackInfo& info) {
-  LockRequest request{};
-  request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
-  request.exclusive = info[2].As<Napi::Boolean>().Value();
-  WholeFileRange(request.backend, &request.start, &request.length);
-  int result = TryLock(info[0].As<Napi::Number>().Int32Value(), request);
-  return Napi::Number::New(info.Env(), result == 0 ? 1 : result == kBusy ? 0 : result);
-}
-
-// unlockFd(fd, backend): 0 or -errno.
-Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
-  LockRequest request{};
-  request.backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
-  WholeFileRange(request.backend, &request.start, &request.length);
-  return Napi::Number::New(info.Env(), Unlock(info[0].As<Napi::Number>().Int32Value(), request));
-}
-#endif
-
 Addon::Addon(Napi::Env env, Napi::Object exports) {
-  Napi::Function constructor = LockHandle::Define(env);
   Napi::Object backends = Napi::Object::New(env);
   backends.Set("flock", BackendSupported(Backend::Flock));
   backends.Set("ofd", BackendSupported(Backend::Ofd));
   backends.Set("posix", BackendSupported(Backend::Posix));
   backends.Set("windows", BackendSupported(Backend::Windows));
-  exports.Set("LockHandle", constructor);
   exports.Set("backends", backends);
   exports.Set("sourceHash", LOCKSMITH_SOURCE_HASH);
-#ifndef _WIN32
-  exports.Set("tryLockFd", Napi::Function::New<TryLockFd>(env, "tryLockFd"));
-  exports.Set("unlockFd", Napi::Function::New<UnlockFd>(env, "unlockFd"));
-#endif
+  DefineAddon(exports, {
+                           InstanceMethod<&Addon::Open>("open"),
+                           InstanceMethod<&Addon::TryLock>("tryLock"),
+                           InstanceMethod<&Addon::LockSync>("lockSync"),
+                           InstanceMethod<&Addon::StartWait>("wait"),
+                           InstanceMethod<&Addon::Cancel>("cancel"),
+                           InstanceMethod<&Addon::Unlock>("unlock"),
+                           InstanceMethod<&Addon::Close>("close"),
+                           InstanceMethod<&Addon::IsCurrent>("isCurrent"),
+                           InstanceMethod<&Addon::Fd>("fd"),
+                           InstanceMethod<&Addon::ReadOnly>("readOnly"),
+                           InstanceMethod<&Addon::OpenCount>("openCount"),
+                           InstanceMethod<&Addon::TryLockWhole>("tryLockWhole"),
+                           InstanceMethod<&Addon::UnlockWhole>("unlockWhole"),
+                       });
 }
 
 // The environment is going away (process exit or a worker ending): stop every
-// waiter thread and close every file so no lock outlives its owner.
+// waiter thread, then close every file, so no lock outlives its owner. Waits
+// are cancelled first: a grant that raced in is given back while its file is
+// still open, never on a descriptor number that may be reused.
 Addon::~Addon() {
-  for (LockHandle* handle : handles) {
-    handle->Detach();
-    handle->Teardown();
+  for (auto& [id, file] : files_) {
+    CancelWait(file);
+    CloseLockFile(file.file);
   }
-  handles.clear();
+  files_.clear();
 }
 
 }  // namespace

@@ -36,8 +36,9 @@ struct OpenOptions {
   int permissions;   // mode bits for a newly created file
 };
 
-// Opens (creating if missing, never truncating) with close-on-exec.
-int OpenLockFile(const char* path, const OpenOptions& options, file_t* out);
+// Opens (creating if missing, never truncating) with close-on-exec. Where
+// read-write access is refused, opens read-only and says so in *read_only.
+int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool* read_only);
 int CloseLockFile(file_t file);
 
 // Whether the open file is still the one the path names: false when the path

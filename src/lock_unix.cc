@@ -105,7 +105,8 @@ void WholeFileRange(Backend, int64_t* start, int64_t* length) {
   *length = 0;
 }
 
-int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
+int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool* read_only) {
+  *read_only = false;
   int flags = O_RDWR | O_CREAT | O_CLOEXEC;
   if (options.no_follow) flags |= O_NOFOLLOW;
   int fd;
@@ -115,10 +116,11 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
     // A file we may only read still takes shared locks (and flock exclusive
     // locks on local file systems). A directory can only be opened this way;
     // flock(1) locks directories too.
-    int read_only = (flags & ~(O_RDWR | O_CREAT)) | O_RDONLY;
-    do fd = open(path, read_only);
+    int read_only_flags = (flags & ~(O_RDWR | O_CREAT)) | O_RDONLY;
+    do fd = open(path, read_only_flags);
     while (fd < 0 && errno == EINTR);
     if (fd < 0 && errno == ENOENT) errno = EACCES;
+    *read_only = fd >= 0;
   }
   if (fd < 0) {
     if (options.no_follow && errno == ELOOP) return -ELOOP;

@@ -226,7 +226,8 @@ void WholeFileRange(Backend backend, int64_t* start, int64_t* length) {
   }
 }
 
-int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
+int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool* read_only) {
+  *read_only = false;
   std::wstring wide;
   int error = WidePath(path, &wide);
   if (error != 0) return error;
@@ -256,6 +257,7 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out) {
       // write access, not both.
       file = Open(wide, GENERIC_READ, OPEN_EXISTING, flags);
       failure = file == INVALID_HANDLE_VALUE ? GetLastError() : ERROR_SUCCESS;
+      *read_only = file != INVALID_HANDLE_VALUE;
       if (failure == ERROR_FILE_NOT_FOUND || failure == ERROR_PATH_NOT_FOUND) {
         failure = ERROR_ACCESS_DENIED;
       }

@@ -482,20 +482,20 @@ describe('windows backend (LockFileEx)', { skip, timeout: 120_000 }, () => {
 
   test('the raw binding: busy is false, unlock of what is not locked is ENOLCK', () => {
     const path = lockPath()
-    const a = new native.LockHandle(path, false, 0o644)
-    const b = new native.LockHandle(path, false, 0o644)
+    const a = native.open(path, false, 0o644)
+    const b = native.open(path, false, 0o644)
     try {
-      assert.equal(a.tryLock(WINDOWS, true), true)
-      assert.equal(b.tryLock(WINDOWS, true), false)
-      assert.equal(b.tryLock(WINDOWS, false, 2 ** 62, 1), false) // the whole-file sentinel byte
-      assert.throws(() => b.unlock(WINDOWS), { code: 'ENOLCK', syscall: 'UnlockFileEx' })
-      assert.throws(() => a.unlock(WINDOWS, 0, 1), { code: 'ENOLCK' }) // ranges must match exactly
-      a.unlock(WINDOWS)
-      assert.equal(b.tryLock(WINDOWS, true), true)
-      assert.equal(b.fd, -1)
+      assert.equal(native.tryLock(a, WINDOWS, true), true)
+      assert.equal(native.tryLock(b, WINDOWS, true), false)
+      assert.equal(native.tryLock(b, WINDOWS, false, 2 ** 62, 1), false) // the whole-file sentinel byte
+      assert.throws(() => native.unlock(b, WINDOWS), { code: 'ENOLCK', syscall: 'UnlockFileEx' })
+      assert.throws(() => native.unlock(a, WINDOWS, 0, 1), { code: 'ENOLCK' }) // ranges must match exactly
+      native.unlock(a, WINDOWS)
+      assert.equal(native.tryLock(b, WINDOWS, true), true)
+      assert.equal(native.fd(b), -1)
     } finally {
-      a.close()
-      b.close()
+      native.close(a)
+      native.close(b)
     }
   })
 
