@@ -1,11 +1,27 @@
 // Error classes with codes. Every error locksmith throws is one of these, a
 // TypeError/RangeError with a Node-style code for bad arguments, or an abort reason.
 
-export class LockError extends Error {
-  readonly code: string
-  readonly path?: string
+/** What the operating system said, as Node names errno values (src/binding.cc ErrorName). */
+export type SystemErrorCode =
+  'EACCES' | 'EAGAIN' | 'EBADF' | 'EBUSY' | 'ECANCELED' | 'EDEADLK' | 'EEXIST' | 'EFAULT' | 'EFBIG' | 'EINTR' |
+  'EINVAL' | 'EIO' | 'EISDIR' | 'ELOOP' | 'EMFILE' | 'ENAMETOOLONG' | 'ENFILE' | 'ENOENT' | 'ENOLCK' | 'ENOMEM' |
+  'ENOSPC' | 'ENOSYS' | 'ENOTDIR' | 'ENOTSUP' | 'ENXIO' | 'EOVERFLOW' | 'EPERM' | 'EROFS' | 'ETIMEDOUT' | 'ETXTBSY' |
+  'ESTALE' | 'EOPNOTSUPP' | 'EUNKNOWN'
 
-  constructor (code: string, message: string, path?: string) {
+/** Every code a LockError can have (the README's error table), so that TypeScript can narrow on it. */
+export type LockErrorCode = SystemErrorCode |
+  'ELOCKED' | 'ERR_LOCK_ALREADY_HELD' | 'ERR_LOCK_PENDING' | 'ERR_LOCK_WAIT_PENDING' | 'ERR_LOCK_CLOSED' |
+  'ERR_LOCK_NOT_HELD' | 'ERR_LOCK_UPGRADE' | 'ERR_LOCK_CONVERSION' | 'ERR_LOCK_BACKEND_UNSUPPORTED' |
+  'ERR_LOCK_UNSAFE_OPTIONS' | 'ERR_LOCK_NAME_FIELD' | 'ERR_LOCK_PATH_UNSAFE' | 'ERR_LOCK_LOST' |
+  'ERR_COORDINATOR_NOT_STARTED' | 'ERR_COORDINATOR_STOPPED' | 'ERR_COORDINATOR_DISCONNECTED' |
+  'ERR_COORDINATOR_DRIVER_MISSING' | 'ERR_COORDINATOR_CONNECT'
+
+export class LockError extends Error {
+  readonly code: LockErrorCode
+  // `declare`: no own property unless set, so errors without a path do not show `path: undefined`.
+  declare readonly path?: string
+
+  constructor (code: LockErrorCode, message: string, path?: string) {
     super(message)
     this.name = new.target.name
     this.code = code
@@ -36,7 +52,7 @@ export class LockSystemError extends LockError {
   readonly syscall: string
 
   constructor (cause: NodeJS.ErrnoException) {
-    super(cause.code ?? 'EUNKNOWN', cause.message, cause.path)
+    super((cause.code ?? 'EUNKNOWN') as SystemErrorCode, cause.message, cause.path)
     this.errno = cause.errno ?? 0
     this.syscall = cause.syscall ?? ''
   }
@@ -47,7 +63,7 @@ export function fromNative (error: unknown): Error {
   if (!(error instanceof Error)) return new LockError('EUNKNOWN', String(error))
   const coded = error as NodeJS.ErrnoException
   if (typeof coded.errno === 'number') return new LockSystemError(coded)
-  if (typeof coded.code === 'string') return new LockError(coded.code, coded.message)
+  if (typeof coded.code === 'string') return new LockError(coded.code as LockErrorCode, coded.message)
   return error
 }
 
@@ -100,15 +116,18 @@ export class AcquireLockFailedError extends LockBusyError {
 }
 
 /**
- * A synchronous function needs a lock that this thread's own asynchronous code
- * holds or awaits: waiting here would stop that code from ever releasing it.
+ * A synchronous wait (acquireSync, lockSync, a synchronized plain function)
+ * needs a lock that this thread's own asynchronous code holds or awaits:
+ * waiting here would stop that code from ever releasing it.
  */
 export class WouldDeadlockError extends LockError {
-  readonly lockName: string
+  /** The named lock, for named locks (lockSync, synchronized). */
+  declare readonly lockName?: string
 
-  constructor (lockName: string, path?: string) {
-    super('EDEADLK', `Lock '${lockName}' is held or awaited by other code on this thread; a synchronous function cannot wait for it (the holder could never run). Make the function async, or pass blocking: false to fail fast`, path)
-    this.lockName = lockName
+  constructor (what: { lockName?: string, path?: string, reason?: string }) {
+    const subject = what.lockName !== undefined ? `Lock '${what.lockName}'` : `The lock on ${what.path ?? 'this file'}`
+    super('EDEADLK', `${subject} is held or awaited by other code on this thread${what.reason === undefined ? '' : ` (${what.reason})`}; a synchronous wait for it would never end, since the holder could never run. Wait asynchronously, or try without waiting (blocking: false)`, what.path)
+    if (what.lockName !== undefined) this.lockName = what.lockName
   }
 }
 
@@ -135,8 +154,10 @@ export class LockLostError extends LockError {
  * client library missing (ERR_COORDINATOR_DRIVER_MISSING), connection failed
  * (ERR_COORDINATOR_CONNECT, with the client's error as `cause`).
  */
+export type CoordinationErrorCode = Extract<LockErrorCode, `ERR_COORDINATOR_${string}`>
+
 export class CoordinationError extends LockError {
-  constructor (code: string, message: string, cause?: unknown) {
+  constructor (code: CoordinationErrorCode, message: string, cause?: unknown) {
     super(code, message)
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, configurable: true, writable: true })
   }

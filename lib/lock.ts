@@ -290,6 +290,7 @@ export class Lock implements Disposable, AsyncDisposable {
 
 /** Runs `fn` while holding the lock; releases it however `fn` ends. */
 export async function withLock<T> (path: string | URL, fn: () => T | Promise<T>, options?: LockOptions): Promise<T> {
+  if (typeof fn !== 'function') throw invalidArgType('fn', 'a function', fn) // before the lock is taken
   const lock = await Lock.acquire(path, options)
   try {
     return await fn()

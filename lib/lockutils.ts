@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { types } from 'node:util'
 import {
-  AcquireLockFailedError, invalidArgType, invalidArgValue, LockError, LockTimeoutError, WouldDeadlockError
+  AcquireLockFailedError, invalidArgType, invalidArgValue, LockTimeoutError, WouldDeadlockError
 } from './errors'
 import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
@@ -189,7 +189,7 @@ function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle
       const internal = settings.container.get(name).tryAcquire()
       if (internal === null) {
         // The holder is this thread's own async code; it cannot run while we wait.
-        throw settings.blocking === false ? new AcquireLockFailedError(name) : new WouldDeadlockError(name)
+        throw settings.blocking === false ? new AcquireLockFailedError(name) : new WouldDeadlockError({ lockName: name })
       }
       parts.push(internal)
       if (!settings.external) continue
@@ -198,7 +198,7 @@ function acquireNamedSync (names: string[], settings: Settings): NamedLockHandle
       try {
         locked = file.acquireSync({ blocking: budget.left() })
       } catch (error) {
-        if (error instanceof LockError && error.code === 'EDEADLK') throw new WouldDeadlockError(name, file.path)
+        if (error instanceof WouldDeadlockError) throw new WouldDeadlockError({ lockName: name, path: file.path })
         throw error
       }
       if (!locked) throw new AcquireLockFailedError(name, file.path)

@@ -6,7 +6,7 @@
 // constant number of native threads however many acquires are pending.
 import { resolve } from 'node:path'
 import { unlinkSync } from 'node:fs'
-import { LockError } from './errors'
+import { WouldDeadlockError } from './errors'
 import { LockFile, waitForLock } from './lockfile'
 import type { Backend, ByteRange, LockMode } from './validate'
 
@@ -147,14 +147,14 @@ export class Slot {
   takeSync (mode: LockMode, timeout: number | undefined): void {
     if (this.tryTake(mode)) return
     if (this.#holders > 0 || this.#queue.length > 0) {
-      throw new LockError('EDEADLK', `Lock is held or awaited elsewhere in this thread; a synchronous wait would never end: ${this.path}`, this.path)
+      throw new WouldDeadlockError({ path: this.path })
     }
     const shared = mode === 'shared'
     try {
       for (;;) {
         const file = this.#openFile()
         if (!this.#claim()) {
-          throw new LockError('EDEADLK', `Overlapping bytes of this file are held or awaited elsewhere in this thread (posix locks of one process share their bytes); a synchronous wait would never end: ${this.path}`, this.path)
+          throw new WouldDeadlockError({ path: this.path, reason: 'overlapping bytes, which posix locks of one process share' })
         }
         file.lockSync({ mode, range: this.#options.range, timeout })
         if (this.#verified(file)) break

@@ -138,7 +138,9 @@ export class RedisBackend implements RemoteBackend {
     } catch (error) {
       commands.disconnect()
       subscriber.disconnect()
-      throw error
+      // ioredis rejects with "Connection is closed."; the socket's own error
+      // (ECONNREFUSED 127.0.0.1:6379, ENOTFOUND...) says what went wrong.
+      throw error instanceof CoordinationError ? error : lastError ?? error
     } finally {
       clearTimeout(timer)
     }
