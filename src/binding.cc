@@ -9,7 +9,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "lock.h"
 #include "waiter.h"
@@ -55,19 +54,36 @@ const char* ErrorName(int error) {
 }
 
 // An Error like Node's own fs errors: code, errno (negative), syscall, path.
-Napi::Error SystemError(Napi::Env env, int error, const char* syscall,
-                        const std::string& path) {
+// Built with plain Node-API calls that report failure by status (nullptr
+// here), never by a C++ exception or a fatal error: a grant's delivery builds
+// one while its environment may be shutting down.
+napi_value MakeSystemError(napi_env env, int error, const char* syscall, const std::string& path) {
   std::string code = ErrorName(-error);
   std::string text = std::strerror(-error);
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   std::string message = code + ": " + text + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
-  Napi::Error result = Napi::Error::New(env, message);
-  result.Set("code", code);
-  result.Set("errno", Napi::Number::New(env, error));
-  result.Set("syscall", syscall);
-  if (!path.empty()) result.Set("path", path);
-  return result;
+  napi_value code_value, message_value, errno_value, syscall_value, path_value, result;
+  bool ok = napi_create_string_utf8(env, code.c_str(), code.size(), &code_value) == napi_ok &&
+            napi_create_string_utf8(env, message.c_str(), message.size(), &message_value) == napi_ok &&
+            napi_create_error(env, nullptr, message_value, &result) == napi_ok &&
+            napi_set_named_property(env, result, "code", code_value) == napi_ok &&
+            napi_create_int32(env, error, &errno_value) == napi_ok &&
+            napi_set_named_property(env, result, "errno", errno_value) == napi_ok &&
+            napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) == napi_ok &&
+            napi_set_named_property(env, result, "syscall", syscall_value) == napi_ok;
+  if (ok && !path.empty()) {
+    ok = napi_create_string_utf8(env, path.c_str(), path.size(), &path_value) == napi_ok &&
+         napi_set_named_property(env, result, "path", path_value) == napi_ok;
+  }
+  return ok ? result : nullptr;
+}
+
+// The same, to throw from a call out of JavaScript.
+Napi::Error SystemError(Napi::Env env, int error, const char* syscall, const std::string& path) {
+  napi_value result = MakeSystemError(env, error, syscall, path);
+  if (result == nullptr) return Napi::Error::New(env);
+  return Napi::Error(env, result);
 }
 
 Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {
@@ -153,31 +169,35 @@ bool CancelWait(OpenFile& file) {
   return wait->waiter->Cancel();
 }
 
-// Calls back without letting a C++ exception out: one that leaves a
-// thread-safe function's callback aborts the whole process. True if the
+// Calls back without letting a C++ exception out (one that leaves a
+// thread-safe function's callback aborts the whole process) and with plain
+// Node-API calls, whose failures in a dying environment are statuses, not
+// node-addon-api's exceptions or fatal errors. True if the
 // callback ran (an exception it threw stays pending and Node reports it as
 // uncaught); false if this environment could not run it (being torn down).
-bool Report(napi_env raw_env, napi_value callback, const Wait& wait, const OpenFile& file,
+bool Report(napi_env env, napi_value callback, const Wait& wait, const OpenFile& file,
             int result) noexcept {
   try {
-    Napi::Env env(raw_env);
-    std::vector<napi_value> args;
+    napi_value args[3];
+    size_t count = 1;
     if (result == 0) {
       // The third argument: whether the path still named the file just after
       // the grant (undefined if that could not be told or was not asked).
       int current = wait.waiter->Current();
-      args = {env.Null(), Napi::Boolean::New(env, true),
-              current < 0 ? env.Undefined() : Napi::Boolean::New(env, current == 1)};
+      count = 3;
+      if (napi_get_null(env, &args[0]) != napi_ok || napi_get_boolean(env, true, &args[1]) != napi_ok) return false;
+      napi_status status = current < 0 ? napi_get_undefined(env, &args[2]) : napi_get_boolean(env, current == 1, &args[2]);
+      if (status != napi_ok) return false;
     } else {
-      args = {SystemError(env, result, LockSyscall(wait.request.backend), file.path).Value()};
+      args[0] = MakeSystemError(env, result, LockSyscall(wait.request.backend), file.path);
+      if (args[0] == nullptr) return false;
     }
-    napi_value ignored;
-    if (napi_call_function(env, env.Undefined(), callback, args.size(), args.data(), &ignored) == napi_ok) {
-      return true;
-    }
+    napi_value receiver, ignored;
+    if (napi_get_undefined(env, &receiver) != napi_ok) return false;
+    if (napi_call_function(env, receiver, callback, count, args, &ignored) == napi_ok) return true;
     bool pending = false;
     return napi_is_exception_pending(env, &pending) == napi_ok && pending;
-  } catch (...) {
+  } catch (...) {  // std::bad_alloc from building the message
     return false;
   }
 }

@@ -2,13 +2,15 @@
 // descriptor semantics, and interoperability with programs nobody here wrote.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LockFile, LockSystemError } from '../lib/index'
+import { LockError, LockFile, LockSystemError } from '../lib/index'
 import {
-  Holder, flockCommandCanLock, holdWithFlockCommand, holdWithPython, isLinux, pythonCanLock, sleep, tempDir
+  Holder, flockCommandCanLock, holdWithFlockCommand, holdWithPython, isLinux, pythonCanLock, sleep, tempDir,
+  waiterThreadCount, waiterThreadCountSettled
 } from './helpers'
 
 const dir = tempDir()
@@ -257,5 +259,179 @@ describe('interoperability with other programs', { skip: !isLinux }, () => {
     file.tryLock({ range: { start: 0, length: 1 } })
     assert.equal(flockCommandCanLock(path), true)
     assert.equal(pythonCanLock(path, 'ofd', false, 0, 1), false)
+  })
+})
+
+/** Whether another process could take an exclusive lock of this kind on the whole file now. */
+function othersCanLock (path: string, backend: typeof unixBackends[number]): boolean {
+  if (backend === 'flock') return flockCommandCanLock(path)
+  return pythonCanLock(path, backend === 'ofd' ? 'ofd' : 'lockf')
+}
+
+describe('close() during a pending lock()', { skip: !isLinux }, () => {
+  let holder: Holder
+  test('start holder', async () => { holder = await Holder.start() })
+  after(async () => { await holder?.kill() })
+
+  for (const backend of unixBackends) {
+    test(`${backend}: the wait is cancelled and lock() rejects with ERR_LOCK_CLOSED; nothing held, no thread left`, async () => {
+      const path = newPath()
+      assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'exclusive' })).event, 'acquired')
+      const threadsBefore = waiterThreadCount()
+      const file = LockFile.open(path, { backend })
+      const pending = file.lock()
+      let settled = false
+      pending.then(() => { settled = true }, () => { settled = true })
+      await sleep(20)
+      assert.equal(waiterThreadCount(), threadsBefore + 1, 'the wait is on its thread')
+      file.close()
+      const outcome = await Promise.race([pending.then(() => 'resolved', (error: unknown) => error), sleep(2000).then(() => 'still pending')])
+      assert.ok(outcome instanceof LockError, `lock() ${String(outcome)}`)
+      assert.equal(outcome.code, 'ERR_LOCK_CLOSED')
+      assert.equal(settled, true)
+      await holder.send({ cmd: 'unlock' })
+      assert.equal(othersCanLock(path, backend), true, 'the cancelled wait took nothing')
+      assert.equal(await waiterThreadCountSettled(threadsBefore), threadsBefore, 'no waiter thread left')
+    })
+  }
+
+  test('the timer and abort listener of the closed wait are gone: no late rejection, the process may exit', async () => {
+    const path = newPath()
+    assert.equal((await holder.send({ cmd: 'lockfile', path, backend: 'flock', mode: 'exclusive' })).event, 'acquired')
+    const controller = new AbortController()
+    const file = LockFile.open(path)
+    const pending = file.lock({ timeout: 50, signal: controller.signal })
+    file.close()
+    await assert.rejects(pending, { code: 'ERR_LOCK_CLOSED' })
+    controller.abort()
+    await sleep(80)
+    await holder.send({ cmd: 'unlock' })
+  })
+})
+
+// flock(2) changes a lock's mode by releasing it first, even with LOCK_NB, so a
+// failed shared -> exclusive change leaves nothing held; fcntl changes (ofd,
+// posix) are atomic and keep the shared lock. heldMode() must say what the
+// kernel holds: another process tells.
+describe('a failed shared -> exclusive conversion', { skip: !isLinux }, () => {
+  let holder: Holder
+  test('start holder', async () => { holder = await Holder.start() })
+  after(async () => { await holder?.kill() })
+
+  const attempts: Array<[string, (file: LockFile) => Promise<void>]> = [
+    ['tryLock busy', async (file) => assert.equal(file.tryLock({ mode: 'exclusive' }), false)],
+    ['lock() timeout', async (file) => { await assert.rejects(file.lock({ mode: 'exclusive', timeout: 30 }), { code: 'ETIMEDOUT' }) }],
+    ['lock() aborted', async (file) => {
+      const controller = new AbortController()
+      const pending = file.lock({ mode: 'exclusive', signal: controller.signal })
+      await sleep(20)
+      controller.abort(new Error('stop'))
+      await assert.rejects(pending, { message: 'stop' })
+    }],
+    ['lockSync timeout', async (file) => assert.throws(() => file.lockSync({ mode: 'exclusive', timeout: 30 }), { code: 'ETIMEDOUT' })]
+  ]
+
+  for (const backend of unixBackends) {
+    for (const [name, attempt] of attempts) {
+      const keeps = backend !== 'flock'
+      test(`${backend}: ${name} ${keeps ? 'keeps the shared lock' : 'leaves nothing held'}, and heldMode() says so`, async () => {
+        const path = newPath()
+        assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'shared' })).event, 'acquired')
+        using file = LockFile.open(path, { backend })
+        assert.equal(file.tryLock({ mode: 'shared' }), true)
+        await attempt(file)
+        await holder.send({ cmd: 'unlock' })
+        assert.equal(othersCanLock(path, backend), !keeps, 'what the kernel holds for this descriptor')
+        assert.equal(file.heldMode(), keeps ? 'shared' : undefined)
+        if (keeps) file.unlock()
+        else assert.throws(() => file.unlock(), { code: 'ERR_LOCK_NOT_HELD' })
+        assert.equal(othersCanLock(path, backend), true)
+      })
+    }
+  }
+})
+
+describe('an exclusive fcntl lock on a file opened read-only', { skip: !isLinux }, () => {
+  const expectReadOnlyMessage = (error: NodeJS.ErrnoException): boolean => {
+    assert.equal(error.code, 'EBADF')
+    assert.match(error.message, /could only be opened read-only/)
+    assert.match(error.message, /flock/)
+    return error instanceof LockSystemError
+  }
+
+  for (const backend of ['ofd', 'posix'] as const) {
+    test(`${backend}: a directory (opened read-only) says why it fails, in tryLock, lockSync and lock`, async () => {
+      const directory = join(dir, `directory-${backend}`)
+      mkdirSync(directory)
+      using file = LockFile.open(directory, { backend })
+      assert.throws(() => file.tryLock(), expectReadOnlyMessage)
+      assert.throws(() => file.lockSync({ timeout: 10 }), expectReadOnlyMessage)
+      await assert.rejects(file.lock(), expectReadOnlyMessage)
+      assert.equal(file.tryLock({ mode: 'shared' }), true, 'shared fcntl locks work read-only')
+    })
+  }
+
+  test('a 0444 file this user may not write (as nobody when run as root)', () => {
+    const shared = mkdtempSync(join(tmpdir(), 'locksmith-ro-'))
+    process.on('exit', () => rmSync(shared, { recursive: true, force: true }))
+    chmodSync(shared, 0o755) // nobody must reach the file
+    const path = join(shared, 'read-only.lock')
+    writeFileSync(path, '')
+    chmodSync(path, 0o444)
+    const script = `
+const { LockFile } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'index.js'))})
+const out = {}
+for (const backend of ['ofd', 'posix', 'flock']) {
+  const file = LockFile.open(process.argv[1], { backend })
+  try { out[backend] = file.tryLock() } catch (error) { out[backend] = { code: error.code, message: error.message } }
+  file.close()
+}
+process.stdout.write(JSON.stringify(out))
+`
+    const asRoot = process.getuid?.() === 0
+    const result = spawnSync(process.execPath, ['-e', script, path], { encoding: 'utf8', ...(asRoot ? { uid: 65534, gid: 65534 } : {}) })
+    assert.equal(result.status, 0, result.stderr)
+    const out = JSON.parse(result.stdout) as Record<string, true | { code: string, message: string }>
+    for (const backend of ['ofd', 'posix']) {
+      const error = out[backend] as { code: string, message: string }
+      assert.equal(error.code, 'EBADF')
+      assert.match(error.message, /could only be opened read-only/)
+    }
+    assert.equal(out.flock, true, 'flock locks work on a read-only descriptor')
+  })
+
+  test('a writable file takes exclusive fcntl locks as before', () => {
+    using file = LockFile.open(newPath(), { backend: 'ofd' })
+    assert.equal(file.tryLock(), true)
+  })
+})
+
+describe('unknown option keys are refused with a hint', () => {
+  const path = newPath()
+  const refused = (key: string, hint?: string) => (error: NodeJS.ErrnoException): boolean => {
+    assert.equal(error.code, 'ERR_INVALID_ARG_VALUE')
+    assert.match(error.message, new RegExp(`options\\.${key}`))
+    if (hint !== undefined) assert.match(error.message, new RegExp(`did you mean '${hint}'`))
+    return true
+  }
+
+  test('LockFile.open', () => {
+    assert.throws(() => LockFile.open(path, { nofollow: true } as object), refused('nofollow', 'noFollow'))
+    assert.throws(() => LockFile.open(path, { mode: 0o600 } as object), refused('mode', 'permissions'))
+    assert.throws(() => LockFile.open(path, { backnd: 'flock' } as object), refused('backnd', 'backend'))
+  })
+
+  test('tryLock, lockSync, lock and unlock', async () => {
+    using file = LockFile.open(path)
+    assert.throws(() => file.tryLock({ exclusive: true } as object), refused('exclusive', 'mode'))
+    assert.throws(() => file.tryLock({ timeout: 5 } as object), refused('timeout'))
+    assert.throws(() => file.lockSync({ timout: 5 } as object), refused('timout', 'timeout'))
+    assert.throws(() => file.lockSync({ signal: new AbortController().signal } as object), refused('signal'))
+    await assert.rejects(file.lock({ singal: new AbortController().signal } as object), refused('singal', 'signal'))
+    await assert.rejects(file.lock({ blocking: false } as object), refused('blocking', 'timeout'))
+    assert.equal(file.heldMode(), undefined, 'nothing was attempted')
+    await file.lock({ mode: 'shared', timeout: 10, signal: new AbortController().signal })
+    assert.throws(() => file.unlock({ mode: 'shared' } as object), refused('mode'))
+    file.unlock({})
   })
 })
