@@ -2,10 +2,13 @@
 // other Lock objects of this thread (in-process queue), waits without polling,
 // and can be bounded by a timeout or an AbortSignal.
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError, UnsafeOptionsError } from './errors'
-import { debugLog, defaultLogger, type Logger } from './log'
+import { debugLog, defaultLogger, type LogFields, type Logger } from './log'
+
+/** An option key for locks that are parts of a bigger one (ReaderWriterLock's bytes): they log nothing. */
+export const unlogged = Symbol('locksmith.unlogged')
 import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'
 import {
-  refuseUnknownKeys, validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
+  refuseUnknownKeys, renamedOption, validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
   validateRange, resolveBackend,
   type Backend, type ByteRange, type LockMode
 } from './validate'
@@ -19,7 +22,9 @@ export interface LockOptions extends AcquireOptions {
   mode?: LockMode
   backend?: Backend
   range?: ByteRange
-  /** A label for log lines (cli2's `prefix`). */
+  /** A label at the start of this lock's log lines. */
+  label?: string
+  /** @deprecated The old name of `label` (cli2's word), accepted for now. */
   prefix?: string
   /** Anything with a `debug(message)` method: console, pino, winston... Default: the env switches. */
   logger?: Logger
@@ -38,7 +43,7 @@ interface Settings {
 
 /** Every key LockOptions has: anything else is refused. */
 export const LOCK_OPTION_NAMES: readonly string[] = [
-  ...ACQUIRE_OPTION_NAMES, 'mode', 'backend', 'range', 'prefix', 'logger', 'removeOnRelease', 'noFollow', 'permissions'
+  ...ACQUIRE_OPTION_NAMES, 'mode', 'backend', 'range', 'label', 'prefix', 'logger', 'removeOnRelease', 'noFollow', 'permissions'
 ]
 
 /** Words other lock libraries use for Lock's options. */
@@ -65,7 +70,7 @@ export class Lock implements Disposable, AsyncDisposable {
   readonly mode: LockMode
   readonly backend: Backend
   readonly range: ByteRange | undefined
-  readonly prefix: string | undefined
+  readonly label: string | undefined
   readonly removeOnRelease: boolean
   readonly #defaults: Settings
   readonly #logger: Logger | undefined
@@ -77,6 +82,8 @@ export class Lock implements Disposable, AsyncDisposable {
   readonly #slotKey: { key: string, absolute: string }
   #held = false
   #pending = false
+  /** When it was acquired, kept only while logging. */
+  #heldSince: number | undefined
 
   /** Opens nothing until asked. */
   constructor (path: string | URL, options?: LockOptions) {
@@ -87,12 +94,14 @@ export class Lock implements Disposable, AsyncDisposable {
     this.backend = validateBackend(opts.backend, 'options.backend')
     this.range = validateRange(opts.range, 'options.range')
     resolveBackend(this.backend, this.range) // refuse flock + range now, not at first acquire
-    if (opts.prefix !== undefined && typeof opts.prefix !== 'string') throw invalidArgType('options.prefix', 'of type string', opts.prefix)
-    this.prefix = opts.prefix
+    const label = renamedOption(opts, 'label', 'prefix', 'options')
+    if (label !== undefined && typeof label !== 'string') throw invalidArgType('options.label', 'of type string', label)
+    this.label = label
     if (opts.logger !== undefined && typeof opts.logger?.debug !== 'function') {
       throw invalidArgType('options.logger', 'an object with a debug() method', opts.logger)
     }
-    this.#logger = opts.logger ?? defaultLogger
+    // A part of a bigger lock (ReaderWriterLock's bytes) logs nothing: the whole logs once.
+    this.#logger = (opts as { [unlogged]?: boolean })[unlogged] === true ? undefined : opts.logger ?? defaultLogger
     this.removeOnRelease = validateBoolean(opts.removeOnRelease, 'options.removeOnRelease', false)
     refuseUnsafeRemoval(this.removeOnRelease, this.mode, this.range, this.path)
     this.#noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
@@ -113,6 +122,9 @@ export class Lock implements Disposable, AsyncDisposable {
   }
 
   get acquired (): boolean { return this.#held }
+
+  /** @deprecated The old name of `label`. */
+  get prefix (): string | undefined { return this.label }
 
   /**
    * Blocking: resolves true once held, rejects with LockTimeoutError or the
@@ -166,7 +178,7 @@ export class Lock implements Disposable, AsyncDisposable {
     if (!this.#held) return false
     this.#held = false
     ;(this.#slot as Slot).release(this.removeOnRelease)
-    this.#log('released')
+    this.#log('released', undefined, this.#heldSince)
     return true
   }
 
@@ -280,12 +292,27 @@ export class Lock implements Disposable, AsyncDisposable {
     })
   }
 
-  #log (event: string, started?: number): void {
+  /** One line about this lock; `started`: when the wait began; `since`: when it was acquired. */
+  #log (event: string, started?: number, since?: number): void {
     if (this.#logger === undefined) return
-    const waited = started === undefined ? '' : ` after ${(performance.now() - started).toFixed(1)} ms`
+    const now = performance.now()
+    const fields: LogFields = { event, path: this.path, mode: this.mode, pid: process.pid }
+    if (this.range !== undefined) fields.range = this.range
+    if (this.label !== undefined) fields.label = this.label
+    let timing = ''
+    if (started !== undefined) {
+      fields.waitedMs = Math.round((now - started) * 10) / 10
+      timing = ` after ${fields.waitedMs.toFixed(1)} ms`
+    }
+    if (since !== undefined) {
+      fields.heldMs = Math.round((now - since) * 10) / 10
+      timing = ` (held ${fields.heldMs.toFixed(1)} ms)`
+    }
+    if (event === 'acquired') this.#heldSince = now
     const range = this.range === undefined ? '' : ` bytes ${this.range.start}+${this.range.length}`
-    debugLog(this.#logger, `${this.prefix === undefined ? '' : `${this.prefix}: `}${event} ${this.mode} lock on ${this.path}${range} (pid ${process.pid})${waited}`)
+    debugLog(this.#logger, fields, `${this.label === undefined ? '' : `${this.label}: `}${event} ${this.mode} lock on ${this.path}${range}${timing}`)
   }
+
 }
 
 /** Runs `fn` while holding the lock; releases it however `fn` ends. */

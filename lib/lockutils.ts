@@ -7,14 +7,14 @@ import { types } from 'node:util'
 import {
   AcquireLockFailedError, invalidArgType, invalidArgValue, LockTimeoutError, WouldDeadlockError
 } from './errors'
-import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type LockOptions } from './lock'
+import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, unlogged, type LockOptions } from './lock'
 import { lockFilePath, lockFilePathOf, effectiveLockPath, setDefaultLockPath } from './lockpath'
-import { debugLog, defaultLogger, type Logger } from './log'
+import { debugLog, defaultLogger, failureEvent, type Logger } from './log'
 import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from './rwlock'
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { checkFields, decorator, WaitBudget } from './decorate'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from './template'
-import { refuseUnknownKeys, validateBackend, validateObject, type Backend } from './validate'
+import { refuseUnknownKeys, renamedOption, validateBackend, validateObject, type Backend } from './validate'
 import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
 export interface NamedLockOptions extends AcquireOptions {
@@ -124,7 +124,8 @@ class NamedHeld implements NamedLockHandle {
     if (!this.#acquired) return false
     this.#acquired = false
     for (const part of [...this.#parts].reverse()) part.release()
-    debugLog(this.#logger, `Lock ${describe(this.names)} released by pid ${process.pid} :: held ${(performance.now() - this.#since).toFixed(1)} ms`)
+    const heldMs = Math.round((performance.now() - this.#since) * 10) / 10
+    debugLog(this.#logger, { event: 'released', names: this.names, heldMs, pid: process.pid }, `Lock ${describe(this.names)} released :: held ${heldMs.toFixed(1)} ms`)
     return true
   }
 
@@ -138,13 +139,15 @@ function describe (names: readonly string[]): string {
 
 function externalFor (name: string, settings: Settings): Lock {
   return new Lock(lockFilePath(name, { prefix: settings.prefix, lockPath: settings.lockPath }), {
-    backend: settings.backend, logger: settings.logger, prefix: name, noFollow: true
-  })
+    backend: settings.backend, logger: settings.logger, label: name, noFollow: true, [unlogged]: true
+  } as LockOptions)
 }
 
 /** Gives back what a failed multi-name acquire took; a timeout names the whole wait. */
 function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, names: string[], settings: Settings): unknown {
   for (const part of parts.reverse()) part.release()
+  const event = failureEvent(error)
+  debugLog(settings.logger, { event, names, pid: process.pid }, `Lock ${describe(names)} ${event}`)
   if (error instanceof LockTimeoutError && typeof settings.blocking === 'number') {
     return new LockTimeoutError(error.path ?? names.join(', '), settings.blocking)
   }
@@ -152,14 +155,14 @@ function releaseAfterFailure (parts: Array<HeldLock | Lock>, error: unknown, nam
 }
 
 function held (names: string[], paths: string[], parts: Array<HeldLock | Lock>, settings: Settings, started: number): NamedLockHandle {
-  debugLog(settings.logger, `Lock ${describe(names)} acquired by pid ${process.pid} :: waited ${(performance.now() - started).toFixed(1)} ms`)
+  const waitedMs = Math.round((performance.now() - started) * 10) / 10
+  debugLog(settings.logger, { event: 'acquired', names, waitedMs, pid: process.pid }, `Lock ${describe(names)} acquired :: waited ${waitedMs.toFixed(1)} ms`)
   return new NamedHeld(names, paths, parts, settings.logger)
 }
 
 async function acquireNamed (names: string[], settings: Settings): Promise<NamedLockHandle> {
   const started = performance.now()
   const budget = new WaitBudget(settings.blocking)
-  debugLog(settings.logger, `Acquiring lock ${describe(names)} (pid ${process.pid})`)
   const parts: Array<HeldLock | Lock> = []
   const paths: string[] = []
   try {
@@ -264,10 +267,17 @@ export function internalFairLock (name: string): InternalLock {
   return defaultFairLocks.get(name)
 }
 
-export type ExternalLockOptions = Omit<LockOptions, 'prefix' | 'mode' | 'range'> & {
+export type ExternalLockOptions = Omit<LockOptions, 'mode' | 'range'> & {
   /** Lock file prefix; 'nova' and 'nova-' are the same. */
-  prefix?: string
+  lockFilePrefix?: string
   lockPath?: string
+}
+
+/** The lock file prefix of an options object: `lockFilePrefix`, or its old name `prefix`. */
+function lockFilePrefixOf (opts: { lockFilePrefix?: string, prefix?: string }): string | undefined {
+  const prefix = renamedOption(opts, 'lockFilePrefix', 'prefix', 'options')
+  if (prefix !== undefined && typeof prefix !== 'string') throw invalidArgType('options.lockFilePrefix', 'of type string', prefix)
+  return prefix
 }
 
 /**
@@ -279,22 +289,27 @@ export function externalLock (name: string, options?: ExternalLockOptions): Lock
   const opts = validateObject<ExternalLockOptions & { delay?: unknown }>(options, 'options')
   if ('delay' in opts) refuseDelay(opts.delay)
   refuseUnknownKeys(opts, EXTERNAL_OPTION_NAMES, 'options', FILE_OPTION_HINTS)
-  const { prefix, lockPath, ...rest } = opts
+  const { prefix: _old, lockFilePrefix: _new, lockPath, ...rest } = opts as ExternalLockOptions & { prefix?: string }
+  const prefix = lockFilePrefixOf(opts)
   namesOf(name)
-  return new Lock(lockFilePath(name, { prefix, lockPath }), { noFollow: true, ...rest, prefix: name })
+  return new Lock(lockFilePath(name, { prefix, lockPath }), { noFollow: true, label: name, ...rest })
 }
 
-const EXTERNAL_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((key) => key !== 'mode' && key !== 'range'), 'lockPath']
-const FILE_OPTION_HINTS: Record<string, string> = { ...LOCK_OPTION_HINTS, lockFilePrefix: 'prefix', lock_file_prefix: 'prefix', lock_path: 'lockPath' }
+// Here `prefix` is the old name of lockFilePrefix, not Lock's old name of `label`.
+const EXTERNAL_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((key) => key !== 'mode' && key !== 'range'), 'lockFilePrefix', 'lockPath']
+const FILE_OPTION_HINTS: Record<string, string> = { ...LOCK_OPTION_HINTS, lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath' }
 
 export interface RemoveLockFileOptions extends AcquireOptions {
+  /** Lock file prefix; 'nova' and 'nova-' are the same. */
+  lockFilePrefix?: string
+  /** @deprecated The old name of `lockFilePrefix`. */
   prefix?: string
   lockPath?: string
   /** The lock kind the name's holders use (default 'auto': flock); removal must take the same one. */
   backend?: Backend
 }
 
-const REMOVE_OPTION_NAMES = ['prefix', 'lockPath', 'backend', ...ACQUIRE_OPTION_NAMES]
+const REMOVE_OPTION_NAMES = ['lockFilePrefix', 'prefix', 'lockPath', 'backend', ...ACQUIRE_OPTION_NAMES]
 
 /**
  * The exclusive lock that removal takes: the same kind of lock as the name's
@@ -303,10 +318,11 @@ const REMOVE_OPTION_NAMES = ['prefix', 'lockPath', 'backend', ...ACQUIRE_OPTION_
  */
 function removalLock (name: string, opts: Partial<RemoveLockFileOptions>): Lock | undefined {
   namesOf(name)
-  const { prefix, lockPath, backend } = opts
+  const { lockPath, backend } = opts
+  const prefix = lockFilePrefixOf(opts)
   if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return undefined
   const path = lockFilePath(name, { prefix, lockPath }) // checks the directory as locking does
-  return new Lock(path, { backend: validateBackend(backend, 'options.backend'), removeOnRelease: true, noFollow: true, prefix: name })
+  return new Lock(path, { backend: validateBackend(backend, 'options.backend'), removeOnRelease: true, noFollow: true, label: name })
 }
 
 /**
@@ -344,7 +360,7 @@ export function rwLock (name: string, options?: ReaderWriterLockOptions & { pref
   if ('prefix' in opts) throw invalidArgValue('options.prefix', opts.prefix, "is not an option (did you mean 'lockFilePrefix'?)")
   const { lockFilePrefix, lockPath, ...rest } = opts
   namesOf(name)
-  return new ReaderWriterLock(lockFilePath(name, { prefix: lockFilePrefix, lockPath, suffix: '%rw' }), { noFollow: true, ...rest, prefix: name })
+  return new ReaderWriterLock(lockFilePath(name, { prefix: lockFilePrefix, lockPath, suffix: '%rw' }), { noFollow: true, ...rest, label: name })
 }
 
 /** Sets process-wide defaults; `lockPath: undefined` clears the setting. */
@@ -440,11 +456,13 @@ export function synchronizedWithPrefix (prefix: string): typeof synchronized {
 }
 
 /** removeExternalLockFile() with a prefix built in (oslo's remove_external_lock_file_with_prefix). */
-export function removeExternalLockFileWithPrefix (prefix: string): (name: string, options?: Omit<RemoveLockFileOptions, 'prefix'>) => Promise<void> {
+export function removeExternalLockFileWithPrefix (prefix: string): (name: string, options?: Omit<RemoveLockFileOptions, 'prefix' | 'lockFilePrefix'>) => Promise<void> {
   if (typeof prefix !== 'string') throw invalidArgType('prefix', 'of type string', prefix)
   return async (name, options) => {
     const opts = validateObject<RemoveLockFileOptions>(options, 'options')
-    if ('prefix' in opts) throw invalidArgValue('options.prefix', opts.prefix, 'is set by removeExternalLockFileWithPrefix()')
-    await removeExternalLockFile(name, { ...opts, prefix })
+    for (const key of ['prefix', 'lockFilePrefix'] as const) {
+      if (key in opts) throw invalidArgValue(`options.${key}`, opts[key], 'is set by removeExternalLockFileWithPrefix()')
+    }
+    await removeExternalLockFile(name, { ...opts, lockFilePrefix: prefix })
   }
 }

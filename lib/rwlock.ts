@@ -8,7 +8,8 @@
 // many reader processes overlap. A writer gets the gate between two readers'
 // momentary gate holds; in this process the queue is FIFO as well.
 import { invalidArgType, LockBusyError, LockError, UnsafeOptionsError } from './errors'
-import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, type AcquireOptions, type LockOptions } from './lock'
+import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, unlogged, type AcquireOptions, type LockOptions } from './lock'
+import { debugLog, defaultLogger, failureEvent, type Logger } from './log'
 import { refuseUnknownKeys, resolveBackend, validateBackend, validateObject, validatePath } from './validate'
 
 const GATE = { start: 0, length: 1 }
@@ -52,6 +53,8 @@ class Held implements HeldLock {
 export class ReaderWriterLock {
   readonly path: string
   readonly #options: ReaderWriterLockOptions
+  readonly #logger: Logger | undefined
+  readonly #label: string | undefined
   /** Read locks this object holds: a write() now would wait for itself. */
   #reads = 0
 
@@ -70,11 +73,32 @@ export class ReaderWriterLock {
       throw new UnsafeOptionsError("ReaderWriterLock cannot use classic POSIX locks (backend 'posix', or 'auto' where OFD locks are missing): the kernel's per-process deadlock detection fails ordinary waits with EDEADLK. Use 'ofd'")
     }
     this.#options = opts as ReaderWriterLockOptions
-    new Lock(this.path, { ...this.#options, range: GATE }) // validates the remaining options now
+    const probe = new Lock(this.path, { ...this.#options, range: GATE }) // validates the remaining options now
+    this.#logger = opts.logger ?? defaultLogger
+    this.#label = probe.label
   }
 
   /** Shared: many readers, in this process and others. */
   async read (options?: AcquireOptions): Promise<HeldLock> {
+    return await this.#logged('shared', performance.now(), this.#read(options))
+  }
+
+  /** Exclusive: one writer, no readers. */
+  async write (options?: AcquireOptions): Promise<HeldLock> {
+    return await this.#logged('exclusive', performance.now(), this.#write(options))
+  }
+
+  /** A read lock if one can be had without waiting, else null. */
+  tryRead (): HeldLock | null {
+    return this.#loggedTry('shared', this.#tryRead())
+  }
+
+  /** A write lock if one can be had without waiting, else null. */
+  tryWrite (): HeldLock | null {
+    return this.#loggedTry('exclusive', this.#tryWrite())
+  }
+
+  async #read (options?: AcquireOptions): Promise<HeldLock> {
     const gate = this.#lock('shared', GATE)
     if (!await gate.acquire(options)) throw new LockBusyError(this.path)
     const data = this.#lock('shared', DATA)
@@ -87,8 +111,7 @@ export class ReaderWriterLock {
     return this.#heldRead([data])
   }
 
-  /** Exclusive: one writer, no readers. */
-  async write (options?: AcquireOptions): Promise<HeldLock> {
+  async #write (options?: AcquireOptions): Promise<HeldLock> {
     this.#refuseUpgrade()
     const gate = this.#lock('exclusive', GATE)
     if (!await gate.acquire(options)) throw new LockBusyError(this.path)
@@ -102,8 +125,7 @@ export class ReaderWriterLock {
     return new Held('exclusive', [gate, data], () => {})
   }
 
-  /** A read lock if one can be had without waiting, else null. */
-  tryRead (): HeldLock | null {
+  #tryRead (): HeldLock | null {
     const gate = this.#lock('shared', GATE)
     if (!gate.tryAcquire()) return null
     const data = this.#lock('shared', DATA)
@@ -115,8 +137,7 @@ export class ReaderWriterLock {
     return this.#heldRead([data])
   }
 
-  /** A write lock if one can be had without waiting, else null. */
-  tryWrite (): HeldLock | null {
+  #tryWrite (): HeldLock | null {
     this.#refuseUpgrade()
     const gate = this.#lock('exclusive', GATE)
     if (!gate.tryAcquire()) return null
@@ -147,7 +168,46 @@ export class ReaderWriterLock {
   }
 
   #lock (mode: 'shared' | 'exclusive', range: { start: number, length: number }): Lock {
-    return new Lock(this.path, { ...this.#options, mode, range })
+    return new Lock(this.path, { ...this.#options, mode, range, [unlogged]: true } as LockOptions)
+  }
+
+  // One line per read or write lock taken, refused or given back; none about its two bytes.
+  async #logged (mode: 'shared' | 'exclusive', started: number, taking: Promise<HeldLock>): Promise<HeldLock> {
+    if (this.#logger === undefined) return await taking
+    try {
+      const held = await taking
+      this.#log('acquired', mode, started)
+      return this.#logRelease(held)
+    } catch (error) {
+      this.#log(failureEvent(error), mode, started)
+      throw error
+    }
+  }
+
+  #loggedTry (mode: 'shared' | 'exclusive', held: HeldLock | null): HeldLock | null {
+    if (this.#logger === undefined) return held
+    this.#log(held === null ? 'busy' : 'acquired', mode)
+    return held === null ? null : this.#logRelease(held)
+  }
+
+  #logRelease (held: HeldLock): HeldLock {
+    const since = performance.now()
+    const release = held.release.bind(held)
+    held.release = () => {
+      const released = release()
+      if (released) this.#log('released', held.mode, undefined, since)
+      return released
+    }
+    return held
+  }
+
+  #log (event: string, mode: 'shared' | 'exclusive', started?: number, since?: number): void {
+    const now = performance.now()
+    const waitedMs = started === undefined ? undefined : Math.round((now - started) * 10) / 10
+    const heldMs = since === undefined ? undefined : Math.round((now - since) * 10) / 10
+    const timing = waitedMs !== undefined ? ` after ${waitedMs.toFixed(1)} ms` : heldMs !== undefined ? ` (held ${heldMs.toFixed(1)} ms)` : ''
+    const fields = { event, path: this.path, mode, pid: process.pid, ...(this.#label === undefined ? {} : { label: this.#label }), ...(waitedMs === undefined ? {} : { waitedMs }), ...(heldMs === undefined ? {} : { heldMs }) }
+    debugLog(this.#logger, fields, `${this.#label === undefined ? '' : `${this.#label}: `}${event} ${mode === 'shared' ? 'read' : 'write'} lock on ${this.path}${timing}`)
   }
 
   #heldRead (locks: Lock[]): HeldLock {

@@ -159,3 +159,22 @@ function editDistance (a: string, b: string): number {
   }
   return previous[b.length] as number
 }
+
+const warnedRenames = new Set<string>()
+
+/**
+ * An option given under its current name, or under its old one (still
+ * accepted for now, with a one-time DeprecationWarning). Both at once is refused.
+ */
+export function renamedOption (opts: object, current: string, old: string, name: string): unknown {
+  const values = opts as Record<string, unknown>
+  if (values[old] === undefined) return values[current]
+  if (values[current] !== undefined) {
+    throw invalidArgValue(`${name}.${old}`, values[old], `is the old name of ${name}.${current}; give only '${current}'`)
+  }
+  if (!warnedRenames.has(`${current}/${old}`)) {
+    warnedRenames.add(`${current}/${old}`)
+    process.emitWarning(`The '${old}' option is deprecated here: it is now called '${current}'`, { type: 'DeprecationWarning', code: 'LOCKSMITH_DEP_OPTION' })
+  }
+  return values[old]
+}

@@ -75,7 +75,7 @@ describe('coordination: arguments', () => {
     assert.throws(() => new Coordinator(undefined, null as never), { code: 'ERR_INVALID_ARG_TYPE' })
     const logged: string[] = []
     const c = new Coordinator(undefined, {
-      prefix: 'p-', agentId: 'a', heartbeat: 100, leaseTtl: 900, initialReconnectBackoff: 10, maxReconnectBackoff: 20, logger: { debug: (m: string) => logged.push(m) }
+      prefix: 'p-', agentId: 'a', heartbeat: 100, leaseTtl: 900, initialReconnectBackoff: 10, maxReconnectBackoff: 20, logger: { debug: (_fields: unknown, m: string) => logged.push(m) }
     })
     assert.equal(c.memberId, 'p-a')
   })

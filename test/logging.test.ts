@@ -5,8 +5,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Lock } from '../lib/index'
-import { loggingEnabled } from '../lib/log'
+import { Lock, lock, ReaderWriterLock } from '../lib/index'
+import { loggingEnabled, type LogFields } from '../lib/log'
 import { tempDir } from './helpers'
 
 const dir = tempDir()
@@ -14,7 +14,7 @@ const script = `
 const { Lock } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'index.js'))})
 const path = process.argv[1]
 ;(async () => {
-  const a = new Lock(path, { prefix: 'job' })
+  const a = new Lock(path, { label: 'job' })
   await a.acquire()
   const b = new Lock(path, { blocking: 10 })
   await b.acquire().catch(() => {})
@@ -44,7 +44,7 @@ describe('logging', () => {
       const output = stderrWith({ [name]: value })
       const path = join(dir, 'log.lock')
       const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-      assert.match(output, new RegExp(`LOCKSMITH \\d+: job: acquired exclusive lock on ${escaped} \\(pid \\d+\\)`))
+      assert.match(output, new RegExp(`LOCKSMITH \\d+ \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z: job: acquired exclusive lock on ${escaped}\n`))
       assert.match(output, /waiting exclusive lock on/)
       assert.match(output, /timed out exclusive lock on .* after \d+\.\d ms/)
       assert.match(output, /busy exclusive lock on/)
@@ -62,14 +62,42 @@ describe('logging', () => {
     assert.equal(loggingEnabled({ LOG_LEVEL: 'INFO' }), false)
   })
 
-  test('a logger option receives the lines', async () => {
-    const lines: string[] = []
-    const lock = new Lock(join(dir, 'logger.lock'), { logger: { debug: (line: string) => lines.push(line) }, prefix: 'p' })
+  test('a logger option receives structured fields and the line, one call per event', async () => {
+    const calls: Array<[LogFields, string]> = []
+    const logger = { debug: (fields: LogFields, line: string) => { calls.push([fields, line]) } }
+    const path = join(dir, 'logger.lock')
+    const lock = new Lock(path, { logger, label: 'p' })
     await lock.acquire()
     lock.release()
-    assert.equal(lines.length, 2)
-    assert.match(lines[0] as string, /^p: acquired exclusive lock on/)
-    assert.match(lines[1] as string, /^p: released/)
+    assert.equal(calls.length, 2)
+    assert.deepEqual({ ...calls[0]?.[0] }, { event: 'acquired', path, mode: 'exclusive', label: 'p', pid: process.pid })
+    assert.match(calls[0]?.[1] as string, /^p: acquired exclusive lock on/)
+    assert.equal(calls[1]?.[0].event, 'released')
+    assert.equal(typeof calls[1]?.[0].heldMs, 'number')
+    assert.doesNotMatch(calls[1]?.[1] as string, /pid/, 'the pid is a field, not repeated in the line')
+  })
+
+  test('ReaderWriterLock and named locks log one line per event, nothing about their parts', async () => {
+    const calls: LogFields[] = []
+    const logger = { debug: (fields: LogFields) => { calls.push(fields) } }
+    const rw = new ReaderWriterLock(join(dir, 'rw-log.lock'), { logger })
+    const read = await rw.read()
+    read.release()
+    const write = rw.tryWrite()
+    write?.release()
+    assert.deepEqual(calls.map((f) => `${f.event} ${f.mode}`), ['acquired shared', 'released shared', 'acquired exclusive', 'released exclusive'])
+    assert.ok(calls.every((f) => f.range === undefined), 'no line about the gate or data bytes')
+    calls.length = 0
+    const held = await lock('log-name', { external: true, lockPath: tempDir(), logger })
+    held.release()
+    assert.deepEqual(calls.map((f) => `${f.event} ${(f.names ?? []).join()}`), ['acquired log-name', 'released log-name'])
+  })
+
+  test('DEBUG=locksmith:* and DEBUG=* switch it on too', () => {
+    assert.equal(loggingEnabled({ DEBUG: 'locksmith:*' }), true)
+    assert.equal(loggingEnabled({ DEBUG: '*' }), true)
+    assert.equal(loggingEnabled({ DEBUG: 'other:*' }), false)
+    assert.match(stderrWith({ DEBUG: 'locksmith:*' }), /acquired exclusive lock/)
   })
 
   test('a logger that throws: acquires still succeed, a warning says why, nothing is left held', async () => {

@@ -215,7 +215,7 @@ describe('options that are not options', () => {
     refused(() => new Lock(path, { blocking: false, timeout: 5 }), 'ERR_INVALID_ARG_VALUE', 'blocking: false')
     refused(() => new Lock(path, { blocking: 5, timeout: 5 }), 'ERR_INVALID_ARG_VALUE', 'one of them')
     refused(() => new ReaderWriterLock(path, { timout: 5 } as never), 'ERR_INVALID_ARG_VALUE', "did you mean 'timeout'")
-    refused(() => externalLock('x', { lockPath: dir, lockFilePrefix: 'p' } as never), 'ERR_INVALID_ARG_VALUE', "did you mean 'prefix'")
+    refused(() => externalLock('x', { lockPath: dir, lock_file_prefix: 'p' } as never), 'ERR_INVALID_ARG_VALUE', "did you mean 'lockFilePrefix'")
     refused(() => rwLock('x', { lockPath: dir, prefix: 'p' } as never), 'ERR_INVALID_ARG_VALUE', "did you mean 'lockFilePrefix'")
   })
 

@@ -57,7 +57,7 @@ export class FileLock implements ManagedLock {
     this.fullName = fullName
     this.path = join(dir, lockFileName(fullName))
     this.fencePath = join(dir, lockFileName(fullName, undefined, '%fence'))
-    this.#lock = new Lock(this.path, { prefix: session.settings.memberId })
+    this.#lock = new Lock(this.path, { label: session.settings.memberId })
   }
 
   get acquired (): boolean { return this.#lock.acquired }

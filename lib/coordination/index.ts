@@ -82,7 +82,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#remote = this.backend === 'redis'
       ? new RedisBackend(this.#target.url, leaseTtl)
       : this.backend === 'postgresql' ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat) : undefined
-    this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log(`heartbeat failed: ${String(error)}`))
+    this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log('heartbeat failed', `heartbeat failed: ${String(error)}`))
     this.#backoff = new Backoff(this.#settings.initialReconnectBackoff, this.#settings.maxReconnectBackoff)
     this.#session = this.#makeSession()
   }
@@ -153,7 +153,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       throw new CoordinationError('ERR_COORDINATOR_CONNECT', `Cannot connect to ${this.url}: ${(error as Error).message}`, error)
     }
     this.#state = 'connected'
-    this.#log(`member ${this.memberId} connected to ${this.url}`)
+    this.#log('connected', `member ${this.memberId} connected to ${this.url}`)
     this.#emit('connected')
     if (this.#remote !== undefined) this.#heartbeat.start()
   }
@@ -167,7 +167,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#held.clear()
     await this.#remote?.close()
     this.#state = 'stopped'
-    this.#log(`member ${this.memberId} stopped`)
+    this.#log('stopped', `member ${this.memberId} stopped`)
   }
 
   async #connect (): Promise<void> {
@@ -199,7 +199,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     try {
       results = await Promise.race([remote.renew(locks), silent])
     } catch (error) {
-      this.#log(`renewal failed: ${(error as Error).message}`) // the lease timers decide about the locks
+      this.#log('renewal failed', `renewal failed: ${(error as Error).message}`) // the lease timers decide about the locks
       if (error instanceof CoordinationError && this.#state === 'connected') remote.drop(error)
       return
     } finally {
@@ -215,7 +215,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   #disconnected (error: Error): void {
     if (this.#state !== 'connected') return
     this.#state = 'disconnected'
-    this.#log(`disconnected from ${this.url}: ${error.message}`)
+    this.#log('disconnected', `disconnected from ${this.url}: ${error.message}`)
     this.#emit('disconnected', error)
     if (this.#remote?.locksSurviveDisconnect === false) {
       for (const lock of [...this.#held]) {
@@ -232,7 +232,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     let error: Error = cause
     for (;;) {
       const { attempt, delay } = this.#backoff.next()
-      this.#log(`reconnecting to ${this.url} in ${delay} ms (attempt ${attempt})`)
+      this.#log('reconnecting', `reconnecting to ${this.url} in ${delay} ms (attempt ${attempt})`)
       this.#emit('reconnecting', { attempt, delay, error })
       try {
         await sleep(delay, signal)
@@ -251,7 +251,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       }
       this.#backoff.reset()
       this.#state = 'connected'
-      this.#log(`reconnected to ${this.url}`)
+      this.#log('reconnected', `reconnected to ${this.url}`)
       this.#emit('connected')
       for (const wake of [...this.#connectedWaiters]) wake()
       this.#heartbeat.beatNow() // confirm the surviving leases at once
@@ -278,7 +278,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       lost: (lock, error) => this.#emit('lockLost', { name: lock.name, lock, error }),
       newOwner: () => `${this.memberId}/${this.#ownerNonce}:${++this.#acquisitions}`,
       debug: this.#logger !== undefined,
-      log: (message) => this.#log(message)
+      log: (fields, message) => { debugLog(this.#logger, { ...fields, pid: process.pid }, `coordination: ${message}`) }
     }
   }
 
@@ -309,7 +309,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     }
   }
 
-  #log (message: string): void {
-    debugLog(this.#logger, `coordination: ${message}`)
+  #log (event: string, message: string): void {
+    debugLog(this.#logger, { event, pid: process.pid }, `coordination: ${message}`)
   }
 }

@@ -99,12 +99,12 @@ export class RemoteLock implements LeasedLock {
     } catch (error) {
       // Unreachable server: the lease runs out on its own (Redis), or the
       // session and its locks are already gone (PostgreSQL).
-      this.#session.log(`release of ${this.fullName} not confirmed: ${(error as Error).message}`)
+      this.#session.log({ event: 'release unconfirmed', names: [this.fullName] }, `release of ${this.fullName} not confirmed: ${(error as Error).message}`)
     } finally {
       holding.gate.leave()
     }
     if (released) {
-      if (this.#session.debug) this.#session.log(`released ${this.fullName} (token ${holding.token})`)
+      if (this.#session.debug) this.#session.log({ event: 'released', names: [this.fullName] }, `released ${this.fullName} (token ${holding.token})`)
       return true
     }
     const error = new LockLostError(this.fullName, 'the server no longer had it as ours when it was released')
@@ -142,7 +142,7 @@ export class RemoteLock implements LeasedLock {
     this.#end(holding)
     holding.gate.leave()
     this.#controller.abort(error)
-    this.#session.log(`lost ${this.fullName} (token ${holding.token}): ${error.message}`)
+    this.#session.log({ event: 'lost', names: [this.fullName] }, `lost ${this.fullName} (token ${holding.token}): ${error.message}`)
     this.#session.lost(this, error)
     // If the server still has it as ours, free it for others (compare-and-delete is safe).
     if (this.#session.connected) this.#backend.release(this.fullName, owner).catch(noop)
@@ -197,7 +197,7 @@ export class RemoteLock implements LeasedLock {
       const scope = new WaitScope(this.fullName, once ? undefined : timeout as number | undefined, [signal, this.#session.lifetime])
       try {
         if (!entered) {
-          if (this.#session.debug) this.#session.log(`waiting for ${this.fullName}`)
+          if (this.#session.debug) this.#session.log({ event: 'waiting', names: [this.fullName] }, `waiting for ${this.fullName}`)
           await gate.enter(scope.signal)
           entered = true
         }
@@ -212,7 +212,7 @@ export class RemoteLock implements LeasedLock {
         scope.dispose()
       }
     } catch (error) {
-      if (error instanceof LockTimeoutError && this.#session.debug) this.#session.log(`timed out waiting for ${this.fullName}`)
+      if (error instanceof LockTimeoutError && this.#session.debug) this.#session.log({ event: 'timed out', names: [this.fullName] }, `timed out waiting for ${this.fullName}`)
       throw error
     } finally {
       this.#pending = false
@@ -220,13 +220,16 @@ export class RemoteLock implements LeasedLock {
   }
 
   #won (started: number): true {
-    if (this.#session.debug) this.#session.log(`acquired ${this.fullName} (token ${String(this.#holding?.token)}) after ${(performance.now() - started).toFixed(1)} ms`)
+    if (this.#session.debug) {
+      const waitedMs = Math.round((performance.now() - started) * 10) / 10
+      this.#session.log({ event: 'acquired', names: [this.fullName], waitedMs }, `acquired ${this.fullName} (token ${String(this.#holding?.token)}) after ${waitedMs.toFixed(1)} ms`)
+    }
     return true
   }
 
   #busy (timeout: 'once' | number | undefined): false {
     if (timeout === 0) throw new LockTimeoutError(this.fullName, 0)
-    if (this.#session.debug) this.#session.log(`busy: ${this.fullName}`)
+    if (this.#session.debug) this.#session.log({ event: 'busy', names: [this.fullName] }, `busy: ${this.fullName}`)
     return false
   }
 

@@ -2,6 +2,7 @@
 // backend (Redis, PostgreSQL) fulfils. Internal: not exported from the package.
 import type { Gates } from './gate'
 import type { BackendKind, CoordinatorSettings, DistributedLock } from './types'
+import type { LogFields } from '../log'
 
 /** Internal operations of lock objects, keyed by symbols so they stay off the public surface. */
 export const kShutdown = Symbol('shutdown')
@@ -43,7 +44,7 @@ export interface Session {
   newOwner (): string
   /** Whether log() writes anywhere (build messages only then). */
   readonly debug: boolean
-  log (message: string): void
+  log (fields: Omit<LogFields, 'pid'>, message: string): void
 }
 
 /** A successful try returns the fencing token; a busy one says when to look again. */
