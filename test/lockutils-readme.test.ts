@@ -10,7 +10,7 @@ import { packageRoot } from '../lib/native'
 const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8')
 const section = /<!-- section:named-locks -->([\s\S]*?)<!-- \/section:named-locks -->/.exec(readme)?.[1] ?? ''
 const examples = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] as string)
-  .filter((code) => code.includes("from 'locksmith'"))
+  .filter((code) => code.includes("from 'node-locksmith'"))
 
 test('the named-locks section has a TypeScript decorator example', () => {
   assert.ok(examples.some((code) => code.includes('@synchronized')))
@@ -18,7 +18,7 @@ test('the named-locks section has a TypeScript decorator example', () => {
 
 examples.forEach((code, i) => {
   test(`named-locks TypeScript example ${i + 1} compiles and runs`, { skip: process.platform === 'win32', timeout: 120_000 }, () => {
-    // Inside the package, so 'locksmith' resolves to this package by its exports.
+    // Inside the package, so 'node-locksmith' resolves to this package by its exports.
     const dir = join(packageRoot, `.readme-ts-${process.pid}-${i}`)
     mkdirSync(dir, { recursive: true })
     try {

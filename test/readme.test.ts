@@ -1,4 +1,4 @@
-// The README's JavaScript examples run as pasted (ESM, importing 'locksmith').
+// The README's JavaScript examples run as pasted (ESM, importing 'node-locksmith').
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -9,7 +9,7 @@ import { packageRoot } from '../lib/native'
 const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8')
 const examples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)]
   .map((match) => match[1] as string)
-  .filter((code) => code.includes("from 'locksmith'"))
+  .filter((code) => code.includes("from 'node-locksmith'"))
   // Examples that talk to a Redis or PostgreSQL server are exercised by the coordination tests.
   .filter((code) => !/redis:\/\/|postgres(ql)?:\/\//.test(code))
 
@@ -20,7 +20,7 @@ test('the README has runnable examples', () => {
 examples.forEach((code, i) => {
   const title = code.split('\n').find((line) => line.trim() !== '' && !line.startsWith('//')) ?? ''
   test(`README example ${i + 1}: ${title.slice(0, 60)}`, { skip: process.platform === 'win32' }, () => {
-    // Inside the package, so 'locksmith' resolves to this package by its exports.
+    // Inside the package, so 'node-locksmith' resolves to this package by its exports.
     const file = join(packageRoot, `.readme-example-${process.pid}-${i}.mjs`)
     writeFileSync(file, code)
     try {
