@@ -7,7 +7,7 @@ export type { LockFileOptions, LockRequestOptions, LockWaitOptions } from './loc
 export { LockError, LockBusyError, LockTimeoutError, LockSystemError } from './errors'
 export type { Logger, LogFields } from './log'
 export type { Backend, ByteRange, LockMode } from './validate'
-export { backends } from './platform'
+export { backends } from './backend'
 export { TemplateFieldError, AcquireLockFailedError, WouldDeadlockError, UnsafeLockPathError, UnsafeOptionsError } from './errors'
 export { formatName, nameFromCall, namesFromCall, compileTemplate, parameterNames, validateNameSpec, NameTemplate } from './template'
 export type { KeyFunction, LockNameSpec, TemplateField, FieldStep, ParameterInfo } from './template'

@@ -1,6 +1,7 @@
 // Lock: the lock most programs want. Excludes other processes (kernel lock) and
 // other Lock objects of this thread (in-process queue), waits without polling,
 // and can be bounded by a timeout or an AbortSignal.
+import { resolveBackend, validateBackend } from './backend'
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError, UnsafeOptionsError } from './errors'
 import { debugLog, defaultLogger, type LogFields, type Logger } from './log'
 
@@ -8,8 +9,8 @@ import { debugLog, defaultLogger, type LogFields, type Logger } from './log'
 export const unlogged = Symbol('locksmith.unlogged')
 import { getSlot, slotKey, type Slot, type SlotOptions } from './slot'
 import {
-  refuseUnknownKeys, renamedOption, validateBackend, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
-  validateRange, resolveBackend,
+  refuseUnknownKeys, renamedOption, validateBoolean, validateMode, validateObject, validatePath, validatePermissions,
+  validateRange,
   type Backend, type ByteRange, type LockMode
 } from './validate'
 import {

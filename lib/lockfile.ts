@@ -1,9 +1,10 @@
 // LockFile: the low-level API. One open descriptor, the system calls and
 // nothing else: no queueing, no names, no reentrancy rules beyond the kernel's.
 import { fromNative, LockError, LockTimeoutError } from './errors'
+import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
 import {
-  refuseUnknownKeys, resolveBackend, validateBackend, validateBoolean, validateMode, validateObject, validatePath,
+  refuseUnknownKeys, validateBoolean, validateMode, validateObject, validatePath,
   validatePermissions, validateRange, validateSignal, validateTimeout,
   type Backend, type ByteRange, type LockMode
 } from './validate'

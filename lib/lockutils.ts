@@ -14,7 +14,8 @@ import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from '.
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { checkFields, decorator, WaitBudget } from './decorate'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from './template'
-import { refuseUnknownKeys, renamedOption, validateBackend, validateObject, type Backend } from './validate'
+import { validateBackend } from './backend'
+import { refuseUnknownKeys, renamedOption, validateObject, type Backend } from './validate'
 import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
 export interface NamedLockOptions extends AcquireOptions {

@@ -10,7 +10,8 @@
 import { invalidArgType, LockBusyError, LockError, UnsafeOptionsError } from './errors'
 import { Lock, LOCK_OPTION_HINTS, LOCK_OPTION_NAMES, unlogged, type AcquireOptions, type LockOptions } from './lock'
 import { debugLog, defaultLogger, failureEvent, type Logger } from './log'
-import { refuseUnknownKeys, resolveBackend, validateBackend, validateObject, validatePath } from './validate'
+import { resolveBackend, validateBackend } from './backend'
+import { refuseUnknownKeys, validateObject, validatePath } from './validate'
 
 const GATE = { start: 0, length: 1 }
 const DATA = { start: 1, length: 1 }

@@ -1,8 +1,9 @@
 // Argument checks shared by every public entry point. Bad input fails here,
-// before any descriptor is opened, with a Node-style code.
+// before any descriptor is opened, with a Node-style code. Pure checks: this
+// module loads no native code (the CLI parses its arguments with it first).
 import { fileURLToPath } from 'node:url'
-import { invalidArgType, invalidArgValue, LockError, outOfRange } from './errors'
-import { native, type BackendName } from './native'
+import { invalidArgType, invalidArgValue, outOfRange } from './errors'
+import type { BackendName } from './native'
 
 export type Backend = 'auto' | BackendName
 export type LockMode = 'exclusive' | 'shared'
@@ -13,7 +14,8 @@ export interface ByteRange {
   length: number
 }
 
-const BACKENDS: readonly string[] = ['auto', 'flock', 'ofd', 'posix', 'windows']
+/** Every backend name there is; which of them this platform has is lib/backend.ts's business. */
+export const BACKENDS: readonly Backend[] = ['auto', 'flock', 'ofd', 'posix', 'windows']
 
 export function validatePath (path: unknown, name = 'path'): string {
   if (path instanceof URL) path = fileURLToPath(path)
@@ -31,16 +33,13 @@ export function validateMode (mode: unknown, name = 'mode'): LockMode {
   return mode
 }
 
-export function validateBackend (backend: unknown, name = 'backend'): Backend {
+/** A backend name (whether this platform has it is checked by lib/backend.ts validateBackend). */
+export function validateBackendName (backend: unknown, name = 'backend'): Backend {
   if (backend === undefined) return 'auto'
-  if (typeof backend !== 'string' || !BACKENDS.includes(backend)) {
+  if (typeof backend !== 'string' || !(BACKENDS as readonly string[]).includes(backend)) {
     throw invalidArgValue(name, backend, `must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`)
   }
-  const chosen = backend as Backend
-  if (chosen !== 'auto' && !native.backends[chosen]) {
-    throw new LockError('ERR_LOCK_BACKEND_UNSUPPORTED', `The '${chosen}' lock backend is not available on ${process.platform}`)
-  }
-  return chosen
+  return backend as Backend
 }
 
 export function validateRange (range: unknown, name = 'range'): ByteRange | undefined {
@@ -104,18 +103,6 @@ export function validateObject<T> (value: unknown, name: string): Partial<T> {
   return value as Partial<T>
 }
 
-/** The backend that actually runs: `auto` is flock for whole files, OFD (else POSIX) for ranges. */
-export function resolveBackend (backend: Backend, range: ByteRange | undefined): BackendName {
-  if (backend !== 'auto') {
-    if (backend === 'flock' && range !== undefined) {
-      throw invalidArgValue('range', range, "is not supported by the 'flock' backend, which locks whole files")
-    }
-    return backend
-  }
-  if (process.platform === 'win32') return 'windows'
-  if (range === undefined) return 'flock'
-  return native.backends.ofd ? 'ofd' : 'posix'
-}
 
 /**
  * Refuses keys of an options object that name no option: a misspelt or

@@ -3,6 +3,7 @@
 // synchronous wait are reported, and what errors look like.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { inspect } from 'node:util'
 import { join } from 'node:path'
 import {
@@ -85,3 +86,14 @@ export function codesAreTyped (error: LockError): boolean {
   // @ts-expect-error 'ELOKED' is not a code any LockError has
   return error.code === 'ELOKED'
 }
+
+test('argument checks load no native code (the CLI parses its arguments before it needs the addon)', () => {
+  const lib = join(__dirname, '..', 'lib')
+  const probe = spawnSync(process.execPath, ['-e', `
+    require(${JSON.stringify(join(lib, 'validate.js'))})
+    require(${JSON.stringify(join(lib, 'wait-options.js'))})
+    require(${JSON.stringify(join(lib, 'cli', 'run-args.js'))})
+    console.log(Object.keys(require.cache).filter((f) => f.endsWith('.node') || f.endsWith('native.js') || f.includes('node-gyp-build')).join(',') || 'none')
+  `], { encoding: 'utf8' })
+  assert.equal(probe.stdout.trim(), 'none', probe.stderr)
+})

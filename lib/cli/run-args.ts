@@ -1,7 +1,7 @@
 // The flock(1)-compatible command line: `locksmith [options] <file> <command> [args...]`
 // and `locksmith [options] <file> -c '<shell command>'`.
 import { getopt, UsageError, type OptionSpec } from './getopt'
-import type { Backend, ByteRange, LockMode } from '../validate'
+import { BACKENDS, type Backend, type ByteRange, type LockMode } from '../validate'
 
 export interface RunOptions {
   file: string
@@ -47,7 +47,6 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'version', short: 'V', long: ['version'] }
 ]
 
-const BACKENDS = ['auto', 'flock', 'ofd', 'posix', 'windows']
 /** setTimeout's limit; longer waits are done in several rounds. */
 const NUMBER = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 
@@ -107,7 +106,7 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
       case 'no-fork': noFork = true; break
       case 'verbose': verbose = true; break
       case 'backend':
-        if (!BACKENDS.includes(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected one of ${BACKENDS.join(', ')})`)
+        if (!(BACKENDS as readonly string[]).includes(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected one of ${BACKENDS.join(', ')})`)
         backend = text as Backend
         break
       case 'fcntl': backend = 'ofd'; break

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks'
 import { LockTimeoutError } from '../errors'
 import { LockFile } from '../lockfile'
-import { resolveBackend } from '../validate'
+import { resolveBackend } from '../backend'
 import { runChild } from './child'
 import { lockExitCode, openExitCode, spawnExitCode } from './exit-codes'
 import { inheritedDescriptors } from './inherited-fds'
