@@ -35,6 +35,8 @@ export interface LockOptions extends AcquireOptions {
   noFollow?: boolean
   /** Permission bits for a newly created lock file (default 0o644). */
   permissions?: number
+  /** Create missing parent directories of the lock file (0o755 before umask). Default false: ENOENT. */
+  mkdirs?: boolean
 }
 
 interface Settings {
@@ -44,7 +46,7 @@ interface Settings {
 
 /** Every key LockOptions has: anything else is refused. */
 export const LOCK_OPTION_NAMES: readonly string[] = [
-  ...ACQUIRE_OPTION_NAMES, 'mode', 'backend', 'range', 'label', 'prefix', 'logger', 'removeOnRelease', 'noFollow', 'permissions'
+  ...ACQUIRE_OPTION_NAMES, 'mode', 'backend', 'range', 'label', 'prefix', 'logger', 'removeOnRelease', 'noFollow', 'permissions', 'mkdirs'
 ]
 
 /** Words other lock libraries use for Lock's options. */
@@ -107,7 +109,8 @@ export class Lock implements Disposable, AsyncDisposable {
     refuseUnsafeRemoval(this.removeOnRelease, this.mode, this.range, this.path)
     this.#noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
     this.#permissions = validatePermissions(opts.permissions, 'options.permissions')
-    this.#slotOptions = { backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions }
+    const mkdirs = validateBoolean(opts.mkdirs, 'options.mkdirs', false)
+    this.#slotOptions = { backend: this.backend, range: this.range, noFollow: this.#noFollow, permissions: this.#permissions, mkdirs }
     this.#slotKey = slotKey(this.path, this.#slotOptions)
     this.#defaults = {
       blocking: waitSetting(opts, 'options') ?? true,

@@ -1,5 +1,7 @@
 // LockFile: the low-level API. One open descriptor, the system calls and
 // nothing else: no queueing, no names, no reentrancy rules beyond the kernel's.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fromNative, LockError, LockTimeoutError } from './errors'
 import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
@@ -16,6 +18,8 @@ export interface LockFileOptions {
   noFollow?: boolean
   /** Permission bits for a newly created lock file (default 0o644, before umask). */
   permissions?: number
+  /** Create missing parent directories (mode 0o755 before umask), as Python's filelock does. Default false: ENOENT. */
+  mkdirs?: boolean
 }
 
 export interface LockRequestOptions {
@@ -43,8 +47,8 @@ const WHOLE_FILE = 'whole file'
 
 // The options each method takes: any other key is refused (a misspelt option
 // silently ignored changes what a lock does).
-const OPEN_KEYS = ['backend', 'noFollow', 'permissions'] as const
-const OPEN_HINTS = { mode: 'permissions', follow: 'noFollow', nofollow: 'noFollow', kind: 'backend', type: 'backend' }
+const OPEN_KEYS = ['backend', 'noFollow', 'permissions', 'mkdirs'] as const
+const OPEN_HINTS = { mode: 'permissions', follow: 'noFollow', nofollow: 'noFollow', kind: 'backend', type: 'backend', mkdir: 'mkdirs', recursive: 'mkdirs', createDirs: 'mkdirs' }
 const REQUEST_KEYS = ['mode', 'range'] as const
 const LOCK_KEYS = ['mode', 'range', 'timeout', 'signal'] as const
 const LOCK_SYNC_KEYS = ['mode', 'range', 'timeout'] as const
@@ -103,11 +107,19 @@ export class LockFile implements Disposable {
     const backend = validateBackend(opts.backend, 'options.backend')
     const noFollow = validateBoolean(opts.noFollow, 'options.noFollow', false)
     const permissions = validatePermissions(opts.permissions, 'options.permissions')
+    const mkdirs = validateBoolean(opts.mkdirs, 'options.mkdirs', false)
     let id: number
     try {
       id = native.open(checkedPath, noFollow, permissions)
     } catch (error) {
-      throw fromNative(error)
+      // Only a missing directory costs the mkdir: the common case opens at once.
+      if (!mkdirs || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromNative(error)
+      try {
+        mkdirSync(dirname(checkedPath), { recursive: true, mode: 0o755 })
+        id = native.open(checkedPath, noFollow, permissions)
+      } catch (retryError) {
+        throw fromNative(retryError)
+      }
     }
     return new LockFile(checkedPath, backend, id)
   }

@@ -15,6 +15,7 @@ export interface SlotOptions {
   range: ByteRange | undefined
   noFollow: boolean
   permissions: number
+  mkdirs: boolean
 }
 
 interface Waiter {
@@ -330,14 +331,14 @@ export class Slot {
 
   #openFile (): LockFile {
     if (this.#file !== undefined) return this.#file
-    const { backend, noFollow, permissions } = this.#options
+    const { backend, noFollow, permissions, mkdirs } = this.#options
     if (backend !== 'posix') {
-      this.#file = LockFile.open(this.path, { backend, noFollow, permissions })
+      this.#file = LockFile.open(this.path, { backend, noFollow, permissions, mkdirs })
       return this.#file
     }
     let posix = posixFiles.get(this.path)
     if (posix === undefined) {
-      posix = new PosixFile(LockFile.open(this.path, { backend, noFollow, permissions }))
+      posix = new PosixFile(LockFile.open(this.path, { backend, noFollow, permissions, mkdirs }))
       posixFiles.set(this.path, posix)
     }
     posix.users++

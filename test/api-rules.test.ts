@@ -4,10 +4,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { join } from 'node:path'
 import {
-  AcquireLockFailedError, Coordinator, CoordinationError, internalLock, lock, Lock, LockBusyError, LockError,
+  AcquireLockFailedError, Coordinator, CoordinationError, internalLock, lock, Lock, LockBusyError, LockError, LockFile,
   ReaderWriterLock, withLock, WouldDeadlockError
 } from '../lib/index'
 import { tempDir } from './helpers'
@@ -96,4 +97,22 @@ test('argument checks load no native code (the CLI parses its arguments before i
     console.log(Object.keys(require.cache).filter((f) => f.endsWith('.node') || f.endsWith('native.js') || f.includes('node-gyp-build')).join(',') || 'none')
   `], { encoding: 'utf8' })
   assert.equal(probe.stdout.trim(), 'none', probe.stderr)
+})
+
+test('mkdirs: missing parent directories are created on request, else ENOENT', async () => {
+  const root = tempDir()
+  const deep = join(root, 'a', 'b', 'c.lock')
+  await assert.rejects(new Lock(deep).acquire(), { code: 'ENOENT' })
+  assert.throws(() => LockFile.open(deep), { code: 'ENOENT' })
+  const lock = new Lock(deep, { mkdirs: true })
+  assert.equal(await lock.acquire(), true)
+  if (process.platform !== 'win32') {
+    assert.equal(statSync(join(root, 'a')).mode & 0o777, 0o755 & ~process.umask())
+    assert.equal(spawnSync('flock', ['-n', deep, 'true']).status, 1, 'another process sees it held')
+  }
+  lock.release()
+  const file = LockFile.open(join(root, 'x', 'y.lock'), { mkdirs: true })
+  assert.equal(file.tryLock(), true)
+  file.close()
+  assert.throws(() => LockFile.open(join(root, 'z', 'y.lock'), { mkdir: true } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /did you mean 'mkdirs'/ })
 })
