@@ -136,7 +136,7 @@ LockRequest ReadRequest(const Napi::CallbackInfo& info, size_t at) {
 
 struct Wait;
 
-// One open lock file, addressed from JavaScript by a small integer id. It lives
+// One open lock file, addressed from JavaScript by an integer id. It lives
 // in its environment's table until close(id) frees it at once (or the
 // environment ends): no per-file native object waits for the garbage collector,
 // so open/lock/unlock/close cycles run in flat memory even when the event loop

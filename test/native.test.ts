@@ -39,6 +39,25 @@ describe('prebuilds', () => {
   })
 })
 
+describe('the table of open files', () => {
+  test('a closed id is EBADF and never names a file opened later', () => {
+    const backend = process.platform === 'win32' ? 3 : 0 // windows or flock (src/lock.h)
+    const first = native.open(newPath(), false, 0o644)
+    native.close(first)
+    const second = native.open(newPath(), false, 0o644)
+    try {
+      assert.notEqual(second, first)
+      assert.throws(() => native.tryLock(first, backend, true), { code: 'EBADF' })
+      assert.throws(() => native.close(first), { code: 'EBADF' })
+      assert.equal(native.tryLockWhole(first, backend, true), -9) // -EBADF
+      assert.equal(native.tryLockWhole(second, backend, true), 1)
+      assert.equal(native.cancel(second), false, 'nothing to cancel')
+    } finally {
+      native.close(second)
+    }
+  })
+})
+
 describe('worker threads', { skip: !isLinux }, () => {
   const runWorker = (path: string, wait: boolean): { worker: Worker, messages: string[], next: () => Promise<string> } => {
     const worker = new Worker(join(__dirname, 'fixtures', 'worker-lock.js'), { workerData: { path, wait } })
