@@ -11,7 +11,7 @@ import { RUN_HELP, STATUS_HELP, WRAPPER_HELP } from './cli/help'
 import { PROGRAM, reason, warn } from './cli/output'
 import { parseRunArgs } from './cli/run-args'
 import type * as RunModule from './cli/run'
-import type * as StatusModule from './cli/status'
+import type * as StatusModule from './lock-table'
 import type * as StatusFormatModule from './cli/status-format'
 import type * as WrapperModule from './cli/wrapper'
 
@@ -38,7 +38,7 @@ async function status (argv: readonly string[]): Promise<number> {
     warn(`status reads the Linux lock table /proc/locks, which ${process.platform} does not have`)
     return EXIT.UNAVAILABLE
   }
-  const { collectStatus } = require('./cli/status') as typeof StatusModule
+  const { collectStatus } = require('./lock-table') as typeof StatusModule
   const { formatJson, formatTable } = require('./cli/status-format') as typeof StatusFormatModule
   let result
   try {

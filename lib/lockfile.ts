@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fromNative, LockError, LockTimeoutError } from './errors'
+import { holders, setSinceLookup, type Holder } from './holders'
 import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
 import {
@@ -60,6 +61,9 @@ const REQUEST_HINTS = {
 
 // A LockFile dropped without close() still closes its file once it is
 // collected, as a descriptor object would. close() unregisters it.
+/** This thread's open LockFiles by descriptor, so that holders() can tell when their locks were granted. */
+const openByFd = new Map<number, WeakRef<LockFile>>()
+
 const closeWhenCollected = new FinalizationRegistry<number>((id) => {
   try {
     native.close(id)
@@ -93,6 +97,11 @@ export class LockFile implements Disposable {
   readonly #held = new Map<string, LockMode>()
   /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
   #whole: LockMode | undefined
+  /** When the whole-file lock, and each range's, was granted (Date.now()), for holders(). */
+  #wholeSince = 0
+  #rangeSince: Map<string, number> | undefined
+  /** The descriptor, under which holders() finds this object (-1 on Windows). */
+  #fd = -1
   /** Whole-file requests, built once: the fast path allocates nothing. */
   readonly #wholeExclusive: Request
   readonly #wholeShared: Request
@@ -124,6 +133,19 @@ export class LockFile implements Disposable {
     return new LockFile(checkedPath, backend, id)
   }
 
+  static {
+    setSinceLookup((fd, kind, exclusive, start, length) => {
+      const file = openByFd.get(fd)?.deref()
+      if (file === undefined || file.#closed) return undefined
+      const wanted: LockMode = exclusive ? 'exclusive' : 'shared'
+      const whole = file.#whole === wanted && start === 0 && length === 0 && resolveBackend(file.backend, undefined) === kind
+      if (whole) return file.#wholeSince
+      const key = `${start}+${length}`
+      if (file.#held.get(key) !== wanted || resolveBackend(file.backend, { start, length }) !== kind) return undefined
+      return file.#rangeSince?.get(key)
+    })
+  }
+
   private constructor (path: string, backend: Backend, id: number) {
     this.path = path
     this.backend = backend
@@ -131,6 +153,8 @@ export class LockFile implements Disposable {
     this.#wholeExclusive = wholeFileRequest(backend, true)
     this.#wholeShared = wholeFileRequest(backend, false)
     closeWhenCollected.register(this, id, this)
+    this.#fd = native.fd(id)
+    if (this.#fd >= 0) openByFd.set(this.#fd, new WeakRef(this))
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
@@ -289,6 +313,15 @@ export class LockFile implements Disposable {
     else this.#held.delete(request.key)
   }
 
+  /**
+   * Who holds or waits for locks on this open file (holders() on its
+   * descriptor, so a replaced or unlinked path does not matter). Linux.
+   */
+  holders (): Holder[] {
+    this.#ensureOpen()
+    return holders(this.#fd >= 0 ? this.#fd : this.path)
+  }
+
   /** Whether the path still names this open file (false once it was unlinked or replaced). */
   isCurrent (): boolean {
     this.#ensureOpen()
@@ -307,6 +340,7 @@ export class LockFile implements Disposable {
   close (): void {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
+    if (openByFd.get(this.#fd)?.deref() === this) openByFd.delete(this.#fd)
     this.#held.clear()
     this.#whole = undefined
     closeWhenCollected.unregister(this)
@@ -369,8 +403,13 @@ export class LockFile implements Disposable {
   }
 
   #hold (request: Request): void {
-    if (request.key === WHOLE_FILE) this.#whole = mode(request)
-    else this.#held.set(request.key, mode(request))
+    if (request.key === WHOLE_FILE) {
+      this.#whole = mode(request)
+      this.#wholeSince = Date.now()
+    } else {
+      this.#held.set(request.key, mode(request))
+      ;(this.#rangeSince ??= new Map()).set(request.key, Date.now())
+    }
   }
 
   #request (options: LockRequestOptions | undefined, known: readonly string[]): Request {

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Holder, isLinux, tempDir } from './helpers'
 import { CHILD, Running, runTool } from './fixtures/cli-helpers'
-import type { LockStatus } from '../lib/cli/status'
+import type { LockStatus } from '../lib/lock-table'
 
 const haveFlock = isLinux && spawnSync('flock', ['--version']).status === 0
 const dir = tempDir('locksmith-cli-status-')

@@ -1,5 +1,5 @@
 // How `locksmith status` prints: a table for people, JSON for scripts.
-import type { LockStatus } from './status'
+import type { LockStatus } from '../lock-table'
 
 function rangeText (range: LockStatus['range']): string {
   if (range.start === 0 && range.length === 0) return 'whole'

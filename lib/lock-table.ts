@@ -1,5 +1,6 @@
-// `locksmith status`: who holds or waits for which lock, from /proc/locks
-// joined with /proc/<pid>. What /proc shows, and what it cannot:
+// The Linux lock table: who holds or waits for which lock, from /proc/locks
+// joined with /proc/<pid>. Shared by holders() (lib/holders.ts) and
+// `locksmith status`. What /proc shows, and what it cannot:
 // - flock and POSIX lines carry a pid, but for flock it is the process that
 //   took the lock, which may have exited while a child that inherited the
 //   descriptor keeps it. OFD lines carry pid -1.
@@ -200,26 +201,45 @@ export interface StatusOptions {
   procLocks?: string
 }
 
-export function collectStatus (options: StatusOptions): StatusResult {
-  const text = readFileSync(options.procLocks ?? '/proc/locks', 'utf8')
-  const entries = parseProcLocks(text)
-  const errors: StatusResult['errors'] = []
+/** A file to report on, already identified: its name (for the result) and its device and inode. */
+export interface LockTarget {
+  path: string
+  dev: bigint
+  ino: bigint
+}
 
-  // The files asked about, as (device, inode) pairs, and their names.
-  const wanted = new Map<string, string>()
-  const wantedInodes = new Set<bigint>()
+export function collectStatus (options: StatusOptions): StatusResult {
+  const errors: StatusResult['errors'] = []
+  const targets: LockTarget[] = []
   for (const path of options.files) {
     try {
       const st = statSync(path, { bigint: true })
-      wanted.set(fileKey(st.dev, st.ino), path)
-      wantedInodes.add(st.ino)
+      targets.push({ path, dev: st.dev, ino: st.ino })
     } catch (error) {
       const e = error as NodeJS.ErrnoException
       errors.push({ path, code: e.code ?? 'EUNKNOWN', message: e.message })
     }
   }
+  const text = readFileSync(options.procLocks ?? '/proc/locks', 'utf8')
+  if (options.files.length > 0 && targets.length === 0) return { locks: [], errors }
+  return { locks: collectLocks(text, options.files.length > 0 ? targets : undefined), errors }
+}
+
+/**
+ * The locks on the given files (undefined: on every file) with the processes
+ * behind them, from the text of /proc/locks.
+ */
+export function collectLocks (text: string, targets: readonly LockTarget[] | undefined): LockStatus[] {
+  const entries = parseProcLocks(text)
+  // The files asked about, as (device, inode) pairs, and their names.
+  const wanted = new Map<string, string>()
+  const wantedInodes = new Set<bigint>()
+  for (const target of targets ?? []) {
+    wanted.set(fileKey(target.dev, target.ino), target.path)
+    wantedInodes.add(target.ino)
+  }
   const inodes = new Set(entries.map((e) => e.inode))
-  if (options.files.length > 0) for (const ino of [...inodes]) if (!wantedInodes.has(ino)) inodes.delete(ino)
+  if (targets !== undefined) for (const ino of [...inodes]) if (!wantedInodes.has(ino)) inodes.delete(ino)
   const relevant = entries.filter((e) => inodes.has(e.inode))
   const descriptors = relevant.length === 0 ? [] : lockedDescriptors(inodes)
   const holders = holdersOf(descriptors)
@@ -255,7 +275,7 @@ export function collectStatus (options: StatusOptions): StatusResult {
       if (own !== undefined) seen.push(own)
     }
     let path: string | null = null
-    if (options.files.length > 0) {
+    if (targets !== undefined) {
       const device = seen.map((d) => wanted.get(fileKey(d.dev, d.ino))).find((p) => p !== undefined)
       path = device ?? pathByProcDevice(wanted, entry)
       if (path === null) continue // an inode number shared with a file on another device
@@ -277,7 +297,7 @@ export function collectStatus (options: StatusOptions): StatusResult {
       processes
     })
   }
-  return { locks, errors }
+  return locks
 }
 
 /** A file asked about whose device and inode are the ones /proc/locks shows. */
