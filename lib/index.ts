@@ -22,6 +22,8 @@ export type { NamedLockOptions, NamedLockHandle, ExternalLockOptions, RemoveLock
 export { Semaphores, FairLocks } from './semaphores'
 export type { InternalLock } from './semaphores'
 export { lockFileName, defaultLockPath, LOCK_PATH_ENV } from './lockpath'
+export { locks, LockManager, WebLock } from './weblocks/index'
+export type { LockManagerOptions, LockGrantedCallback, WebLockInfo, WebLockMode, WebLockOptions, WebLockSnapshot } from './weblocks/index'
 // Coordinator is loaded on first use: its modules are most of this package's
 // load time, and most programs only lock files.
 export type Coordinator = import('./coordination/index').Coordinator
