@@ -46,7 +46,7 @@ describe('redis', { skip }, () => {
       const token = lock.fencingToken as number
       const raw = new Redis(server.port, '127.0.0.1')
       try {
-        await raw.del('locksmith:lock:vanishing') // an operator, a failover or an eviction
+        await raw.del('locksmith:lock:{vanishing}') // an operator, a failover or an eviction
         await using other = new Coordinator(server.url, lease)
         await other.start()
         const successor = other.getLock('vanishing')

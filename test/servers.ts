@@ -4,7 +4,7 @@
 // refuses to run as root, so as root it runs as the `postgres` user.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
@@ -92,6 +92,10 @@ async function waitExit (child: ChildProcess): Promise<void> {
 export interface RedisServerOptions {
   /** Append-only file with fsync on every write: data survives a kill. */
   appendonly?: boolean
+  /** Start as a replica of the server on this loopback port. */
+  replicaOf?: number
+  /** A cluster node (--cluster-enabled yes); form the cluster with RedisCluster.start(). */
+  cluster?: boolean
 }
 
 export class RedisServer {
@@ -124,9 +128,18 @@ export class RedisServer {
       // Expiry and deletion events, so waiters learn of a lease running out without polling.
       '--notify-keyspace-events', 'Kgx'
     ]
+    if (options.replicaOf !== undefined) this.#args.push('--replicaof', '127.0.0.1', String(options.replicaOf), '--replica-announce-ip', '127.0.0.1')
+    if (options.cluster === true) {
+      this.#args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, 'nodes.conf'), '--cluster-node-timeout', '2000',
+        '--cluster-announce-ip', '127.0.0.1')
+    }
   }
 
   get pid (): number | undefined { return this.#child?.pid }
+
+  /** SIGSTOP: the server keeps its sockets and accepts connections, but answers nothing. */
+  pause (): void { this.#child?.kill('SIGSTOP') }
+  resume (): void { this.#child?.kill('SIGCONT') }
 
   async #spawn (): Promise<void> {
     const child = spawn(this.#binary, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -146,6 +159,179 @@ export class RedisServer {
   }
 
   /** Starts it again on the same port and directory. */
+  async restart (): Promise<void> {
+    await this.kill()
+    await this.#spawn()
+  }
+
+  async stop (): Promise<void> {
+    this.resume()
+    await this.kill()
+    running.delete(this.#entry)
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+export function sentinelCheck (): ServerCheck {
+  if ((findExecutable('redis-sentinel') !== undefined && findExecutable('redis-server') !== undefined) || process.env.CI === 'true') return { skip: false }
+  return { skip: 'redis-sentinel is not installed (Debian: apt-get install redis-sentinel)' }
+}
+
+export function clusterCheck (): ServerCheck {
+  if ((findExecutable('redis-cli') !== undefined && findExecutable('redis-server') !== undefined) || process.env.CI === 'true') return { skip: false }
+  return { skip: 'redis-cli is not installed (Debian: apt-get install redis-tools)' }
+}
+
+/** One redis-sentinel process monitoring the master `name` on a loopback port. */
+export class RedisSentinel {
+  readonly port: number
+  readonly dir: string
+  #child: ChildProcess | undefined
+  readonly #entry = { emergencyStop: (): void => { this.#child?.kill('SIGKILL'); rmSync(this.dir, { recursive: true, force: true }) } }
+
+  static async start (masterPort: number, name = 'mymaster', quorum = 2): Promise<RedisSentinel> {
+    const binary = findExecutable('redis-sentinel')
+    if (binary === undefined) throw new Error('redis-sentinel not found on PATH')
+    const sentinel = new RedisSentinel(await freePort())
+    running.add(sentinel.#entry)
+    const config = join(sentinel.dir, 'sentinel.conf')
+    writeFileSync(config, [
+      `port ${sentinel.port}`, 'bind 127.0.0.1', 'daemonize no', 'protected-mode no', `dir ${sentinel.dir}`, 'logfile ""',
+      'sentinel announce-ip 127.0.0.1',
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 4000`,
+      `sentinel parallel-syncs ${name} 1`, ''
+    ].join('\n'))
+    const child = spawn(binary, [config], { stdio: ['ignore', 'pipe', 'pipe'] })
+    sentinel.#child = child
+    await waitForOutput(child, '+monitor master', 10_000, 'redis-sentinel')
+    child.stdout?.resume()
+    child.stderr?.resume()
+    return sentinel
+  }
+
+  private constructor (port: number) {
+    this.port = port
+    this.dir = mkdtempSync(join(tmpdir(), 'locksmith-sentinel-'))
+  }
+
+  async stop (): Promise<void> {
+    const child = this.#child
+    if (child !== undefined) {
+      child.kill('SIGKILL')
+      await waitExit(child)
+      this.#child = undefined
+    }
+    running.delete(this.#entry)
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** A Redis cluster of `masters` nodes (no replicas) on loopback ports. */
+export class RedisCluster {
+  readonly nodes: RedisServer[]
+
+  static async start (masters = 3): Promise<RedisCluster> {
+    const nodes: RedisServer[] = []
+    try {
+      for (let i = 0; i < masters; i++) nodes.push(await RedisServer.start({ cluster: true }))
+      const cli = findExecutable('redis-cli')
+      if (cli === undefined) throw new Error('redis-cli not found on PATH')
+      const created = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+        { encoding: 'utf8', timeout: 30_000 })
+      if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`)
+      // Every node must agree the cluster is up before a client asks for slots.
+      const deadline = Date.now() + 20_000
+      for (const node of nodes) {
+        for (;;) {
+          const info = spawnSync(cli, ['-p', String(node.port), 'cluster', 'info'], { encoding: 'utf8', timeout: 5000 }).stdout
+          if (info.includes('cluster_state:ok')) break
+          if (Date.now() > deadline) throw new Error(`cluster not ok on ${node.port}: ${info}`)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      }
+    } catch (error) {
+      await Promise.all(nodes.map(async (node) => await node.stop()))
+      throw error
+    }
+    return new RedisCluster(nodes)
+  }
+
+  private constructor (nodes: RedisServer[]) {
+    this.nodes = nodes
+  }
+
+  get url (): string { return `redis+cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}` }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map(async (node) => await node.stop()))
+  }
+}
+
+export function etcdCheck (): ServerCheck {
+  if (findExecutable('etcd') !== undefined || process.env.CI === 'true') return { skip: false }
+  return { skip: 'etcd is not installed (Debian: apt-get install etcd-server)' }
+}
+
+/** A single-member etcd on loopback ports with a temporary data directory. */
+export class EtcdServer {
+  readonly port: number
+  readonly peerPort: number
+  readonly dir: string
+  readonly url: string
+  readonly #binary: string
+  #child: ChildProcess | undefined
+  readonly #entry = { emergencyStop: (): void => { this.#child?.kill('SIGKILL'); rmSync(this.dir, { recursive: true, force: true }) } }
+
+  static async start (): Promise<EtcdServer> {
+    const binary = findExecutable('etcd')
+    if (binary === undefined) throw new Error('etcd not found on PATH')
+    const server = new EtcdServer(binary, await freePort(), await freePort())
+    running.add(server.#entry)
+    await server.#spawn()
+    return server
+  }
+
+  private constructor (binary: string, port: number, peerPort: number) {
+    this.#binary = binary
+    this.port = port
+    this.peerPort = peerPort
+    this.dir = mkdtempSync(join(tmpdir(), 'locksmith-etcd-'))
+    this.url = `etcd://127.0.0.1:${port}`
+  }
+
+  get pid (): number | undefined { return this.#child?.pid }
+
+  async #spawn (): Promise<void> {
+    const client = `http://127.0.0.1:${this.port}`
+    const peer = `http://127.0.0.1:${this.peerPort}`
+    const child = spawn(this.#binary, [
+      '--name', 'test', '--data-dir', join(this.dir, 'data'),
+      '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
+      '--listen-metrics-urls', '', '--enable-pprof=false', '--log-level', 'info', '--logger', 'zap'
+    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } })
+    this.#child = child
+    await waitForOutput(child, 'ready to serve client requests', 20_000, 'etcd')
+    child.stdout?.resume()
+    child.stderr?.resume()
+  }
+
+  pause (): void { this.#child?.kill('SIGSTOP') }
+  resume (): void { this.#child?.kill('SIGCONT') }
+
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.#child
+    if (child === undefined) return
+    child.kill('SIGCONT')
+    child.kill(signal)
+    await waitExit(child)
+    this.#child = undefined
+  }
+
+  /** Killed and started again on the same ports and data: raft keeps the revisions. */
   async restart (): Promise<void> {
     await this.kill()
     await this.#spawn()

@@ -13,6 +13,7 @@ import { Backoff } from './backoff'
 import { FileLock } from './file'
 import { ensureLockPath } from '../lockpath'
 import { Gates } from './gate'
+import { GuardedBackend } from './guard'
 import { Heartbeat } from './heartbeat'
 import { coordinatorSettings, validateLockName } from './options'
 import { PostgresBackend } from './postgres'
@@ -79,9 +80,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.prefix = this.#settings.prefix
     this.agentId = this.#settings.agentId
     const { leaseTtl, heartbeat } = this.#settings
-    this.#remote = this.backend === 'redis'
-      ? new RedisBackend(this.#target.url, leaseTtl)
+    const remote = this.backend === 'redis'
+      ? new RedisBackend(this.#target, leaseTtl)
       : this.backend === 'postgresql' ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat) : undefined
+    // Every request has a deadline of one lease and a typed error (lib/coordination/guard.ts).
+    this.#remote = remote === undefined ? undefined : new GuardedBackend(remote, leaseTtl, this.url)
     this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log('heartbeat failed', `heartbeat failed: ${String(error)}`))
     this.#backoff = new Backoff(this.#settings.initialReconnectBackoff, this.#settings.maxReconnectBackoff)
     this.#session = this.#makeSession()

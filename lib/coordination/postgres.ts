@@ -129,7 +129,7 @@ export class PostgresBackend implements RemoteBackend {
     await this.#teardown()
   }
 
-  async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
+  async tryAcquire (fullName: string, owner: string, _queue: boolean): Promise<TryResult> {
     const key = advisoryKey(fullName).toString()
     const token = await this.#enqueue(async (client) => {
       // Advisory locks are reentrant within a session: never ask for one this session holds.
@@ -176,7 +176,7 @@ export class PostgresBackend implements RemoteBackend {
     return owned === true
   }
 
-  async watch (fullName: string): Promise<Watch> {
+  async watch (fullName: string, _owner: string): Promise<Watch> {
     this.#connection()
     const key = advisoryKey(fullName).toString()
     let watches = this.#watches.get(key)

@@ -9,9 +9,18 @@
 // and never set below the server's clock in microseconds. The counter alone
 // would restart from 1 if the server lost its data; the clock floor keeps the
 // tokens rising across such a restart as long as the server clock does.
-import type { ChainableCommander, Redis, RedisOptions } from 'ioredis'
+//
+// Topologies: one server; the master that Sentinel names (redis+sentinel://,
+// or tooz's ?sentinel=); a cluster (redis+cluster://). All keys of one lock
+// carry the hash tag {name}, so the acquire script's two keys share a slot.
+// A reply that says the server cannot take writes now (READONLY from a
+// demoted primary, LOADING, MASTERDOWN, CLUSTERDOWN) drops the connection, and
+// the reconnect asks Sentinel (or the cluster) again.
+import { createHash } from 'node:crypto'
+import type { ChainableCommander, Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
+import type { BackendUrl, Endpoint } from './url'
 import { ChannelWatch } from './watch'
 
 type IoRedis = typeof import('ioredis')
@@ -54,9 +63,20 @@ interface Scripts {
 }
 
 const NAMESPACE = 'locksmith:'
-const lockKey = (name: string): string => `${NAMESPACE}lock:${name}`
-const fenceKey = (name: string): string => `${NAMESPACE}fence:${name}`
+/**
+ * The hash tag of a name: the name itself, unless a '}' in it would end the
+ * tag early (or leave it empty); then a digest of it. Redis Cluster hashes
+ * only the part between the first '{' and the next '}'.
+ */
+export function hashTag (name: string): string {
+  return name.includes('}') || name === '' ? `#${createHash('sha1').update(name).digest('hex')}` : name
+}
+export const lockKey = (name: string): string => `${NAMESPACE}lock:{${hashTag(name)}}`
+export const fenceKey = (name: string): string => `${NAMESPACE}fence:{${hashTag(name)}}`
 const releaseChannel = (name: string): string => `${NAMESPACE}released:${name}`
+
+/** Replies that mean "not here, not now": reconnect (and ask Sentinel or the cluster again). */
+const RECONNECT_REPLIES = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|NOAUTH|MISCONF)\b/
 
 function loadClient (): IoRedis {
   try {
@@ -81,21 +101,70 @@ export class RedisBackend implements RemoteBackend {
   readonly lease: number
   readonly pollInterval: number
   readonly #url: string
+  readonly #target: BackendUrl
   readonly #db: number
   #client: IoRedis | undefined
-  #commands: Redis | undefined
-  #subscriber: Redis | undefined
+  #commands: Redis | Cluster | undefined
+  #subscriber: Redis | Cluster | undefined
   /** By lock name: the watches waiting on it. */
   readonly #subscriptions = new Map<string, Subscription>()
+  /** Keyspace channel -> lock name, for the names watched. */
+  readonly #keyspaceNames = new Map<string, string>()
   /** Ends the current connection as broken (set while connected). */
   #closed: ((reason?: Error) => void) | undefined
 
-  constructor (url: URL, leaseTtl: number) {
-    this.#url = url.href
-    const db = url.pathname.replace(/^\//, '')
-    this.#db = db === '' ? 0 : Number(db)
+  constructor (target: BackendUrl, leaseTtl: number) {
+    this.#target = target
+    this.#url = target.url.href
+    this.#db = target.db ?? 0
     this.lease = leaseTtl
     this.pollInterval = leaseTtl
+  }
+
+  get #mode (): 'single' | 'sentinel' | 'cluster' { return this.#target.mode ?? 'single' }
+
+  /** The connections for this URL's topology. */
+  #open (client: IoRedis, options: RedisOptions): { commands: Redis | Cluster, subscriber: Redis | Cluster } {
+    const url = this.#target.url
+    const auth = {
+      username: url.username === '' ? undefined : decodeURIComponent(url.username),
+      password: url.password === '' ? undefined : decodeURIComponent(url.password),
+      tls: url.protocol.startsWith('rediss') ? {} : undefined
+    }
+    const endpoints = this.#target.endpoints as Endpoint[]
+    if (this.#mode === 'cluster') {
+      const clusterOptions: ClusterOptions = {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: () => null,
+        scaleReads: 'master',
+        maxRedirections: 8,
+        slotsRefreshTimeout: options.connectTimeout,
+        redisOptions: { ...options, ...auth, lazyConnect: undefined }
+      }
+      const commands = new client.Cluster(endpoints, clusterOptions)
+      return { commands, subscriber: commands.duplicate() }
+    }
+    if (this.#mode === 'sentinel') {
+      const search = url.searchParams
+      const sentinelOptions: RedisOptions = {
+        ...options,
+        ...auth,
+        db: this.#db,
+        sentinels: endpoints,
+        name: this.#target.masterName,
+        role: 'master',
+        sentinelPassword: search.get('sentinelPassword') ?? undefined,
+        sentinelRetryStrategy: () => null,
+        // Sentinel's +switch-master closes the connection at once, before any write sees READONLY.
+        failoverDetector: true,
+        enableTLSForSentinelMode: auth.tls !== undefined
+      }
+      const commands = new client.Redis(sentinelOptions)
+      return { commands, subscriber: new client.Redis(sentinelOptions) }
+    }
+    const commands = new client.Redis(this.#url, options)
+    return { commands, subscriber: commands.duplicate() }
   }
 
   async connect (onClose: (error: Error) => void): Promise<void> {
@@ -111,8 +180,7 @@ export class RedisBackend implements RemoteBackend {
       // answering is caught by the heartbeat watchdog (drop()).
       connectionName: 'locksmith'
     }
-    const commands = new client.Redis(this.#url, options)
-    const subscriber = commands.duplicate()
+    const { commands, subscriber } = this.#open(client, options)
     commands.defineCommand('locksmithAcquire', { numberOfKeys: 2, lua: ACQUIRE })
     commands.defineCommand('locksmithRelease', { numberOfKeys: 1, lua: RELEASE })
     commands.defineCommand('locksmithRenew', { numberOfKeys: 1, lua: RENEW })
@@ -135,6 +203,7 @@ export class RedisBackend implements RemoteBackend {
     })
     try {
       await Promise.race([Promise.all([commands.connect(), subscriber.connect()]), silent])
+      if (this.#mode === 'single') await Promise.race([this.#checkRole(commands as Redis), silent])
     } catch (error) {
       commands.disconnect()
       subscriber.disconnect()
@@ -153,12 +222,28 @@ export class RedisBackend implements RemoteBackend {
     this.#teardown()
   }
 
+  /** A replica (a demoted primary after a failover) cannot grant locks: refuse it, and keep reconnecting. */
+  async #checkRole (commands: Redis): Promise<void> {
+    let role: unknown
+    try {
+      role = await commands.call('ROLE')
+    } catch (error) {
+      // Servers that refuse ROLE (some managed services rename it) are taken at their word.
+      if (/unknown command|NOPERM/i.test((error as Error).message)) return
+      throw error
+    }
+    const kind = Array.isArray(role) ? String(role[0]) : undefined
+    if (kind === 'master') return
+    if (kind === undefined) throw new CoordinationError('ERR_COORDINATOR_PROTOCOL', `${this.#url} did not answer ROLE like a Redis server`)
+    throw new CoordinationError('ERR_COORDINATOR_CONNECT', `${this.#url} is a Redis ${kind}, not the primary (after a failover, point the URL at the new primary or use redis+sentinel://)`)
+  }
+
   drop (reason: Error): void {
     const closed = this.#closed
     if (closed !== undefined) closed(reason)
   }
 
-  async tryAcquire (fullName: string, owner: string): Promise<TryResult> {
+  async tryAcquire (fullName: string, owner: string, _queue: boolean): Promise<TryResult> {
     const [won, value] = await this.#scripts().locksmithAcquire(lockKey(fullName), fenceKey(fullName), owner, this.lease)
     if (won === 1) return { token: value }
     return { token: undefined, retryAfter: Math.max(0, value) }
@@ -169,7 +254,16 @@ export class RedisBackend implements RemoteBackend {
   }
 
   async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
-    if (locks.length === 0) return []
+    if (locks.length === 0) {
+      // Idle: a ping, so a dead or silent server is noticed while nothing is held.
+      await this.#connection().ping()
+      return []
+    }
+    if (this.#mode === 'cluster') {
+      // A cluster pipeline must stay in one slot; the names' slots differ.
+      const scripts = this.#scripts()
+      return await Promise.all(locks.map(async ({ fullName, owner }) => await scripts.locksmithRenew(lockKey(fullName), owner, this.lease) === 1))
+    }
     const pipeline = this.#connection().pipeline() as ChainableCommander & { locksmithRenew: (lock: string, owner: string, ttl: number) => unknown }
     for (const { fullName, owner } of locks) pipeline.locksmithRenew(lockKey(fullName), owner, this.lease)
     const results = await pipeline.exec()
@@ -184,7 +278,7 @@ export class RedisBackend implements RemoteBackend {
     return await this.#connection().get(lockKey(fullName)) === owner
   }
 
-  async watch (fullName: string): Promise<Watch> {
+  async watch (fullName: string, _owner: string): Promise<Watch> {
     const subscriber = this.#subscriber
     if (subscriber === undefined) throw this.#disconnected()
     let subscription = this.#subscriptions.get(fullName)
@@ -210,33 +304,37 @@ export class RedisBackend implements RemoteBackend {
 
   isConnectionError (error: unknown): boolean {
     const ReplyError = (this.#client as { ReplyError?: new () => Error } | undefined)?.ReplyError
-    return !(ReplyError !== undefined && error instanceof ReplyError)
+    if (ReplyError !== undefined && error instanceof ReplyError) return RECONNECT_REPLIES.test(error.message)
+    return true
   }
 
   #unwatch (fullName: string, watch: ChannelWatch): void {
     const subscription = this.#subscriptions.get(fullName)
     if (subscription === undefined || !subscription.watches.delete(watch) || subscription.watches.size > 0) return
     this.#subscriptions.delete(fullName)
+    this.#keyspaceNames.delete(`__keyspace@${this.#db}__:${lockKey(fullName)}`)
     this.#subscriber?.unsubscribe(releaseChannel(fullName), this.#keyspaceChannel(fullName)).catch(() => {})
   }
 
   #message (channel: string, message: string): void {
-    let name: string
+    let name: string | undefined
     if (channel.startsWith(`${NAMESPACE}released:`)) {
       name = channel.slice(`${NAMESPACE}released:`.length)
     } else {
-      const prefix = this.#keyspaceChannel('')
-      if (!channel.startsWith(prefix) || !GONE.has(message)) return
-      name = channel.slice(prefix.length)
+      if (!GONE.has(message)) return
+      name = this.#keyspaceNames.get(channel)
+      if (name === undefined) return
     }
     for (const watch of this.#subscriptions.get(name)?.watches ?? []) watch.notify()
   }
 
   #keyspaceChannel (fullName: string): string {
-    return `__keyspace@${this.#db}__:${lockKey(fullName)}`
+    const channel = `__keyspace@${this.#db}__:${lockKey(fullName)}`
+    this.#keyspaceNames.set(channel, fullName)
+    return channel
   }
 
-  #connection (): Redis {
+  #connection (): Redis | Cluster {
     if (this.#commands === undefined) throw this.#disconnected()
     return this.#commands
   }
@@ -258,6 +356,7 @@ export class RedisBackend implements RemoteBackend {
     // Wake the waiters: they notice the disconnection and wait for the reconnect.
     for (const subscription of this.#subscriptions.values()) for (const watch of subscription.watches) watch.notify()
     this.#subscriptions.clear()
+    this.#keyspaceNames.clear()
     commands?.disconnect()
     subscriber?.disconnect()
   }

@@ -93,13 +93,21 @@ export class RemoteLock implements LeasedLock {
     if (!this.acquired) return false
     const holding = this.#holding as Holding
     this.#end(holding)
-    let released = true
+    let released: boolean
     try {
       released = await this.#backend.release(this.fullName, holding.owner)
     } catch (error) {
-      // Unreachable server: the lease runs out on its own (Redis), or the
-      // session and its locks are already gone (PostgreSQL).
+      // Unreachable or silent server: the lease runs out on its own (Redis,
+      // etcd), or the session and its locks are already gone (PostgreSQL).
+      // Either way this object no longer holds it, but nobody confirmed that
+      // the server let it go: say so rather than report a release.
       this.#session.log({ event: 'release unconfirmed', names: [this.fullName] }, `release of ${this.fullName} not confirmed: ${(error as Error).message}`)
+      const lease = this.#backend.lease
+      throw new CoordinationError('ERR_COORDINATOR_RELEASE_UNCONFIRMED',
+        `The release of '${this.fullName}' was not confirmed by the server (${(error as Error).message}); ` +
+        (this.#backend.locksSurviveDisconnect && lease !== undefined
+          ? `the server frees it when its lease runs out, at most ${lease} ms after the last renewal`
+          : 'the server frees it when it notices the session is gone'), error)
     } finally {
       holding.gate.leave()
     }
@@ -171,6 +179,8 @@ export class RemoteLock implements LeasedLock {
   async #acquire (timeout: 'once' | number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
     this.#pending = true
     const once = timeout === 'once' || timeout === 0
+    // One owner value for the whole wait: on a FIFO backend it is the waiter's place in the queue.
+    const owner = this.#session.newOwner()
     const started = performance.now()
     const gate = this.#session.gates.get(this.fullName)
     let entered = gate.tryEnter()
@@ -178,19 +188,22 @@ export class RemoteLock implements LeasedLock {
     try {
       if (entered && signal === undefined && (once || timeout === undefined) && this.#session.connected) {
         // Fast path: one round trip, no timers or listeners.
-        let result: TryResult
+        let result: TryResult | undefined
         try {
-          result = await this.#try(gate, undefined)
+          result = await this.#try(gate, undefined, owner, !once)
         } catch (error) {
-          gate.leave()
-          throw error
+          // A blocking acquire waits out a broken connection in the slow path.
+          if (once || !this.#backend.isConnectionError(error)) {
+            gate.leave()
+            throw error
+          }
         }
-        if (result.token !== undefined) return this.#won(started)
+        if (result?.token !== undefined) return this.#won(started)
         if (once) {
           gate.leave()
           return this.#busy(timeout)
         }
-        busy = true
+        busy = result !== undefined
       } else if (!entered && once) {
         return this.#busy(timeout)
       }
@@ -203,9 +216,12 @@ export class RemoteLock implements LeasedLock {
         }
         let won = false
         try {
-          won = await this.#contend(once, scope, gate, busy)
+          won = await this.#contend(once, scope, gate, busy, owner)
         } finally {
-          if (!won) gate.leave()
+          if (!won) {
+            gate.leave()
+            if (!once && this.#backend.fifo === true) this.#leaveQueue(owner)
+          }
         }
         return won ? this.#won(started) : this.#busy(timeout)
       } finally {
@@ -238,10 +254,9 @@ export class RemoteLock implements LeasedLock {
    * grant that arrives after that is given straight back. A grant that arrives
    * after the coordinator began stopping is given back too.
    */
-  async #try (gate: Gate, scope: WaitScope | undefined): Promise<TryResult> {
-    const owner = this.#session.newOwner()
+  async #try (gate: Gate, scope: WaitScope | undefined, owner: string, queue: boolean): Promise<TryResult> {
     const sentAt = performance.now()
-    const attempt = this.#backend.tryAcquire(this.fullName, owner)
+    const attempt = this.#backend.tryAcquire(this.fullName, owner, queue)
     let result: TryResult
     if (scope === undefined) {
       result = await attempt
@@ -267,8 +282,14 @@ export class RemoteLock implements LeasedLock {
     this.#backend.release(this.fullName, owner).catch(noop)
   }
 
+  /** A waiter that gave up leaves the server's queue, so the ones behind it are not held up. */
+  #leaveQueue (owner: string): void {
+    if (!this.#session.connected) return // a queue entry dies with its lease or session
+    this.#backend.leave?.(this.fullName, owner).catch(noop)
+  }
+
   /** Tries, and (unless `once`) waits for a release notification or the poll bound between tries. */
-  async #contend (once: boolean, scope: WaitScope, gate: Gate, busy: boolean): Promise<boolean> {
+  async #contend (once: boolean, scope: WaitScope, gate: Gate, busy: boolean, owner: string): Promise<boolean> {
     let watch: Watch | undefined
     try {
       for (;;) {
@@ -281,8 +302,8 @@ export class RemoteLock implements LeasedLock {
         }
         try {
           // Once busy, listen before the next try, so a release between that try and the wait is not missed.
-          if (busy && watch === undefined) watch = await raceAbort(this.#backend.watch(this.fullName), scope.signal)
-          const result = await this.#try(gate, scope)
+          if (busy && watch === undefined) watch = await raceAbort(this.#backend.watch(this.fullName, owner), scope.signal)
+          const result = await this.#try(gate, scope, owner, !once)
           if (result.token !== undefined) return true
           if (once) return false
           busy = true

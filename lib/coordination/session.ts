@@ -58,25 +58,35 @@ export interface Watch {
 }
 
 export interface RemoteBackend {
-  readonly kind: 'redis' | 'postgresql'
+  readonly kind: 'redis' | 'postgresql' | 'etcd'
   /** Whether a held lock can outlive a broken connection (a Redis lease can; a PostgreSQL session lock cannot). */
   readonly locksSurviveDisconnect: boolean
   /** How long a confirmation vouches for a holding (ms), or undefined: for as long as the connection lives. */
   readonly lease: number | undefined
   /** Longest a waiter sleeps between tries when no notification comes. */
   readonly pollInterval: number
+  /** Waiters across members are served in the order they first asked (a queue on the server). */
+  readonly fifo?: boolean
   /** Opens the connection(s). `onClose` is called once if they break later (not after close()). */
   connect (onClose: (error: Error) => void): Promise<void>
   close (): Promise<void>
   /** Treats the connection as broken (the server stopped answering): onClose follows. */
   drop (reason: Error): void
-  tryAcquire (fullName: string, owner: string): Promise<TryResult>
+  /**
+   * One try for `owner`. With `queue`, a busy try leaves `owner` in the
+   * server's queue for the name (FIFO backends), so later tries of the same
+   * owner keep its place; leave() gives the place up.
+   */
+  tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult>
+  /** Gives up `owner`'s place in the queue (a waiter that stopped waiting). */
+  leave? (fullName: string, owner: string): Promise<void>
   /** Compare-and-delete: true if `owner` held it and it is now free. */
   release (fullName: string, owner: string): Promise<boolean>
   /** Extends the leases; true for each lock still held by its owner. */
   renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]>
   isOwner (fullName: string, owner: string): Promise<boolean>
-  watch (fullName: string): Promise<Watch>
+  /** Notifications that `owner` (a waiter in the queue) may try again. */
+  watch (fullName: string, owner: string): Promise<Watch>
   /** Whether an error means the connection (not the request) failed. */
   isConnectionError (error: unknown): boolean
 }

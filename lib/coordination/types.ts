@@ -3,7 +3,7 @@
 // server needs: a fencing token, a signal for loss, and an ownership check.
 import type { AcquireOptions } from '../wait-options'
 
-export type BackendKind = 'file' | 'redis' | 'postgresql'
+export type BackendKind = 'file' | 'redis' | 'postgresql' | 'etcd'
 
 export interface DistributedLock extends AsyncDisposable {
   /** The name as given to getLock() (after template formatting). */
