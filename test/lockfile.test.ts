@@ -277,7 +277,8 @@ describe('close() during a pending lock()', { skip: !isLinux }, () => {
     test(`${backend}: the wait is cancelled and lock() rejects with ERR_LOCK_CLOSED; nothing held, no thread left`, async () => {
       const path = newPath()
       assert.equal((await holder.send({ cmd: 'lockfile', path, backend, mode: 'exclusive' })).event, 'acquired')
-      const threadsBefore = waiterThreadCount()
+      // A thread joined by an earlier test can stay listed for a moment: wait for it to go.
+      const threadsBefore = await waiterThreadCountSettled(0)
       const file = LockFile.open(path, { backend })
       const pending = file.lock()
       let settled = false
