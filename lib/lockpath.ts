@@ -3,7 +3,7 @@
 // lock name maps to (no escaping the directory, distinct names stay distinct).
 import { chmodSync, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { invalidArgType, invalidArgValue, LockSystemError, UnsafeLockPathError } from './errors'
 
 export const LOCK_PATH_ENV = 'LOCKSMITH_LOCK_PATH'
@@ -131,17 +131,44 @@ export function lockFileName (name: string, prefix?: string, suffix = ''): strin
   return truncateUtf8(encoded, room - 34).replace(/%(u[0-9A-F]{0,3}|[0-9A-F]?)$/, '') + '%%' + hash + suffix
 }
 
+/**
+ * The file name oslo.concurrency's lockutils gives a name (`_get_lock_path`):
+ * the path separator becomes '_' (so 'a/b' and 'a_b' share a file there), the
+ * prefix rule is the one above, and nothing else is encoded or shortened. Named
+ * locks use it with `compat: 'oslo'`, so that both sides open the very same
+ * file. Names oslo would map outside the lock directory, or to no file at all,
+ * are refused instead of being mapped differently.
+ */
+export function osloLockFileName (name: string, prefix?: string): string {
+  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name)
+  if (name.length === 0) throw invalidArgValue('name', name, 'must be a non-empty string')
+  const file = normalizePrefix(prefix) + name.split(sep).join('_')
+  if (file.includes('\0')) throw invalidArgValue('name', name, 'cannot hold a null byte in a file name')
+  const separator = process.platform === 'win32' ? /[/\\]/ : /\//
+  if (separator.test(file)) {
+    const [what, value] = separator.test(normalizePrefix(prefix)) ? ['options.lockFilePrefix', prefix] : ['name', name]
+    throw invalidArgValue(what, value, "contains a path separator: oslo.concurrency would put the lock file in a subdirectory (compat: 'oslo' keeps it in the lock directory)")
+  }
+  if (file === '.' || file === '..') throw invalidArgValue('name', name, "names a directory under oslo.concurrency's file naming, not a lock file")
+  return file
+}
+
 /** The lock file of a name: always directly inside the lock directory. */
-export function lockFilePath (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string }): string {
+export function lockFilePath (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string, compat?: 'oslo' }): string {
   const dir = ensureLockPath(options?.lockPath)
-  const file = join(dir, lockFileName(name, options?.prefix, options?.suffix))
+  const file = join(dir, fileNameOf(name, options))
   if (dirname(file) !== dir || basename(file) === '..') throw invalidArgValue('name', name, 'maps outside the lock directory') // unreachable by construction
   return file
 }
 
 /** Where a lock file would be, without creating the directory. */
-export function lockFilePathOf (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string }): string {
-  return join(effectiveLockPath(options?.lockPath), lockFileName(name, options?.prefix, options?.suffix))
+export function lockFilePathOf (name: string, options?: { prefix?: string, lockPath?: string, suffix?: string, compat?: 'oslo' }): string {
+  return join(effectiveLockPath(options?.lockPath), fileNameOf(name, options))
+}
+
+// `compat: 'oslo'` names files as oslo.concurrency does (no suffixes there).
+function fileNameOf (name: string, options?: { prefix?: string, suffix?: string, compat?: 'oslo' }): string {
+  return options?.compat === 'oslo' ? osloLockFileName(name, options.prefix) : lockFileName(name, options?.prefix, options?.suffix)
 }
 
 /** oslo's rule: a non-empty prefix gets a '-' unless it already ends with one. */

@@ -14,7 +14,7 @@ import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from '.
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { checkFields, decorator, WaitBudget } from './decorate'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from './template'
-import { validateBackend } from './backend'
+import { backends, validateBackend } from './backend'
 import { refuseUnknownKeys, renamedOption, validateObject, type Backend } from './validate'
 import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
@@ -31,6 +31,11 @@ export interface NamedLockOptions extends AcquireOptions {
   fair?: boolean
   /** File lock backend (default 'auto': flock). 'posix' shares locks with oslo.concurrency (fcntl.lockf). */
   backend?: Backend
+  /**
+   * 'oslo': share lock files with oslo.concurrency services: oslo's file names
+   * and a lock kind that excludes its fcntl.lockf locks (see backendOf()).
+   */
+  compat?: 'oslo'
   /** Anything with `debug(message)`; default: the NODE_DEBUG/DEBUG/LOG_LEVEL switches. */
   logger?: Logger
 }
@@ -51,10 +56,11 @@ interface Settings {
   blocking: Blocking
   signal: AbortSignal | undefined
   backend: Backend
+  compat: 'oslo' | undefined
   logger: Logger | undefined
 }
 
-const OPTION_NAMES = ['external', 'lockFilePrefix', 'lockPath', 'semaphores', 'fair', ...ACQUIRE_OPTION_NAMES, 'backend', 'logger']
+const OPTION_NAMES = ['external', 'lockFilePrefix', 'lockPath', 'semaphores', 'fair', ...ACQUIRE_OPTION_NAMES, 'backend', 'compat', 'logger']
 /** oslo.concurrency's keyword arguments, and other libraries' words, as this API spells them. */
 const OSLO_NAMES: Record<string, string> = {
   ...ACQUIRE_OPTION_HINTS, lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath', prefix: 'lockFilePrefix', do_log: 'logger'
@@ -70,6 +76,26 @@ function refuseDelay (value: unknown): never {
     'is not supported: locksmith never polls. In-process waiters are woken by the release itself and file locks are waited for in the kernel on a native thread, so there is no retry interval to set. Remove it; use `blocking: <ms>` to bound the wait')
 }
 
+/**
+ * `compat: 'oslo'`: the lock kind that excludes oslo.concurrency's external
+ * locks, which are fasteners' fcntl.lockf locks (classic POSIX record locks on
+ * the whole file). flock locks do not see those, so 'flock' is refused. OFD
+ * locks do conflict with them and keep their per-descriptor semantics, so
+ * 'auto' means 'ofd' where the system has OFD locks, else 'posix'.
+ */
+function compatOf (value: unknown, name: string): 'oslo' | undefined {
+  if (value !== undefined && value !== 'oslo') throw invalidArgValue(name, value, "must be 'oslo' or left out")
+  return value
+}
+
+function backendOf (backend: unknown, compat: 'oslo' | undefined, name: string): Backend {
+  const chosen = validateBackend(backend, name)
+  if (compat === undefined) return chosen
+  if (chosen === 'flock') throw invalidArgValue(name, chosen, "cannot be used with compat: 'oslo' (oslo.concurrency takes fcntl.lockf locks, which flock locks do not exclude; use 'ofd' or 'posix', or leave it out)")
+  if (chosen !== 'auto' || process.platform === 'win32') return chosen
+  return backends.ofd ? 'ofd' : 'posix'
+}
+
 function settingsOf (options: unknown): Settings {
   const opts = validateObject<NamedLockOptions & { delay?: unknown }>(options, 'options')
   if ('delay' in opts) refuseDelay(opts.delay)
@@ -83,6 +109,7 @@ function settingsOf (options: unknown): Settings {
   if (opts.fair === true && opts.semaphores !== undefined && !opts.semaphores.fair) {
     throw invalidArgValue('options.fair', true, 'cannot be used with a Semaphores container of unfair locks (pass a FairLocks container, or leave one of them out)')
   }
+  const compat = compatOf(opts.compat, 'options.compat')
   return {
     external: opts.external ?? false,
     prefix: opts.lockFilePrefix,
@@ -90,7 +117,8 @@ function settingsOf (options: unknown): Settings {
     container: opts.semaphores ?? (opts.fair === true ? defaultFairLocks : defaultSemaphores),
     blocking: waitSetting(opts, 'options') ?? true,
     signal: signalSetting(opts, 'options'),
-    backend: validateBackend(opts.backend, 'options.backend'),
+    backend: backendOf(opts.backend, compat, 'options.backend'),
+    compat,
     logger: opts.logger ?? defaultLogger
   }
 }
@@ -139,7 +167,7 @@ function describe (names: readonly string[]): string {
 }
 
 function externalFor (name: string, settings: Settings): Lock {
-  return new Lock(lockFilePath(name, { prefix: settings.prefix, lockPath: settings.lockPath }), {
+  return new Lock(lockFilePath(name, { prefix: settings.prefix, lockPath: settings.lockPath, compat: settings.compat }), {
     backend: settings.backend, logger: settings.logger, label: name, noFollow: true, [unlogged]: true
   } as LockOptions)
 }
@@ -272,6 +300,8 @@ export type ExternalLockOptions = Omit<LockOptions, 'mode' | 'range'> & {
   /** Lock file prefix; 'nova' and 'nova-' are the same. */
   lockFilePrefix?: string
   lockPath?: string
+  /** 'oslo': oslo.concurrency's file name and a lock kind that excludes its locks. */
+  compat?: 'oslo'
 }
 
 /** The lock file prefix of an options object: `lockFilePrefix`, or its old name `prefix`. */
@@ -290,14 +320,16 @@ export function externalLock (name: string, options?: ExternalLockOptions): Lock
   const opts = validateObject<ExternalLockOptions & { delay?: unknown }>(options, 'options')
   if ('delay' in opts) refuseDelay(opts.delay)
   refuseUnknownKeys(opts, EXTERNAL_OPTION_NAMES, 'options', FILE_OPTION_HINTS)
-  const { prefix: _old, lockFilePrefix: _new, lockPath, ...rest } = opts as ExternalLockOptions & { prefix?: string }
+  const { prefix: _old, lockFilePrefix: _new, lockPath, compat: _compat, ...rest } = opts as ExternalLockOptions & { prefix?: string }
   const prefix = lockFilePrefixOf(opts)
+  const compat = compatOf(opts.compat, 'options.compat')
   namesOf(name)
-  return new Lock(lockFilePath(name, { prefix, lockPath }), { noFollow: true, label: name, ...rest })
+  const backend = compat === undefined ? rest.backend : backendOf(rest.backend, compat, 'options.backend')
+  return new Lock(lockFilePath(name, { prefix, lockPath, compat }), { noFollow: true, label: name, ...rest, ...(backend === undefined ? {} : { backend }) })
 }
 
 // Here `prefix` is the old name of lockFilePrefix, not Lock's old name of `label`.
-const EXTERNAL_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((key) => key !== 'mode' && key !== 'range'), 'lockFilePrefix', 'lockPath']
+const EXTERNAL_OPTION_NAMES = [...LOCK_OPTION_NAMES.filter((key) => key !== 'mode' && key !== 'range'), 'lockFilePrefix', 'lockPath', 'compat']
 const FILE_OPTION_HINTS: Record<string, string> = { ...LOCK_OPTION_HINTS, lock_file_prefix: 'lockFilePrefix', lock_path: 'lockPath' }
 
 export interface RemoveLockFileOptions extends AcquireOptions {
@@ -308,9 +340,11 @@ export interface RemoveLockFileOptions extends AcquireOptions {
   lockPath?: string
   /** The lock kind the name's holders use (default 'auto': flock); removal must take the same one. */
   backend?: Backend
+  /** 'oslo': the file and lock kind of `lock(name, { compat: 'oslo' })`. */
+  compat?: 'oslo'
 }
 
-const REMOVE_OPTION_NAMES = ['lockFilePrefix', 'prefix', 'lockPath', 'backend', ...ACQUIRE_OPTION_NAMES]
+const REMOVE_OPTION_NAMES = ['lockFilePrefix', 'prefix', 'lockPath', 'backend', 'compat', ...ACQUIRE_OPTION_NAMES]
 
 /**
  * The exclusive lock that removal takes: the same kind of lock as the name's
@@ -319,11 +353,13 @@ const REMOVE_OPTION_NAMES = ['lockFilePrefix', 'prefix', 'lockPath', 'backend', 
  */
 function removalLock (name: string, opts: Partial<RemoveLockFileOptions>): Lock | undefined {
   namesOf(name)
-  const { lockPath, backend } = opts
+  const { lockPath } = opts
   const prefix = lockFilePrefixOf(opts)
-  if (!existsSync(lockFilePathOf(name, { prefix, lockPath }))) return undefined
-  const path = lockFilePath(name, { prefix, lockPath }) // checks the directory as locking does
-  return new Lock(path, { backend: validateBackend(backend, 'options.backend'), removeOnRelease: true, noFollow: true, label: name })
+  const compat = compatOf(opts.compat, 'options.compat')
+  const backend = backendOf(opts.backend, compat, 'options.backend')
+  if (!existsSync(lockFilePathOf(name, { prefix, lockPath, compat }))) return undefined
+  const path = lockFilePath(name, { prefix, lockPath, compat }) // checks the directory as locking does
+  return new Lock(path, { backend, removeOnRelease: true, noFollow: true, label: name })
 }
 
 /**
