@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { backoffBase } from '../lib/coordination/backoff'
+import { lockKey } from '../lib/coordination/redis'
 import { Coordinator, LockLostError, type DistributedLock, type ReconnectingEvent } from '../lib/index'
 import { conformance, pausedHolderLosesLock, releaseWakesWaiter } from './coordination-suite'
 import { sleep } from './helpers'
@@ -46,7 +47,7 @@ describe('redis', { skip }, () => {
       const token = lock.fencingToken as number
       const raw = new Redis(server.port, '127.0.0.1')
       try {
-        await raw.del('locksmith:lock:{vanishing}') // an operator, a failover or an eviction
+        await raw.del(lockKey('vanishing')) // an operator, a failover or an eviction
         await using other = new Coordinator(server.url, lease)
         await other.start()
         const successor = other.getLock('vanishing')
@@ -61,6 +62,28 @@ describe('redis', { skip }, () => {
         assert.equal(await lock.release(), false)
         assert.equal(await successor.isStillOwner(), true, 'the old holder must not delete the new one')
         await successor.release()
+      } finally {
+        raw.disconnect()
+      }
+    })
+
+    it('synchronized(): a lock lost while the function runs rejects the call with LockLostError', async () => {
+      await using member = new Coordinator(server.url, lease)
+      await member.start()
+      const raw = new Redis(server.port, '127.0.0.1')
+      try {
+        let seenToken: number | undefined
+        const work = member.synchronized('sync-lost')(async () => {
+          const lock = member.currentLock() as DistributedLock
+          seenToken = lock.fencingToken
+          await raw.del(lockKey(lock.fullName)) // the lease is gone: the next heartbeat finds out
+          await new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }))
+          return 'finished unprotected'
+        })
+        await assert.rejects(work(), (error: unknown) => error instanceof LockLostError && error.code === 'ERR_LOCK_LOST')
+        assert.ok((seenToken as number) > 0)
+        // The next call gets the lock again.
+        assert.equal(await member.synchronized('sync-lost')(async () => member.currentLock()?.acquired)(), true)
       } finally {
         raw.disconnect()
       }

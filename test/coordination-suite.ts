@@ -436,6 +436,39 @@ export function conformance (backend: string, suite: SuiteOptions): void {
       assert.equal(await failFast(id), 1)
     })
 
+    it('synchronized() hands the function its lock (currentLock) and rejects a call whose holding ended under it', async () => {
+      const name = unique('current')
+      assert.equal(local.currentLock(), undefined)
+      const tokens: number[] = []
+      const run = local.synchronized(name)(async () => {
+        const lock = local.currentLock() as DistributedLock
+        assert.equal(lock.name, name)
+        assert.equal(local.currentLock(name), lock)
+        assert.equal(local.currentLock('no-such-lock'), undefined)
+        assert.equal(lock.acquired, true)
+        assert.equal(lock.signal.aborted, false)
+        tokens.push(lock.fencingToken as number)
+        await sleep(1)
+        assert.equal(local.currentLock(), lock, 'kept across awaits')
+        return 7
+      })
+      assert.equal(await run(), 7)
+      assert.equal(await run(), 7)
+      assert.ok((tokens[1] as number) > (tokens[0] as number) && (tokens[0] as number) > 0, tokens.join(' '))
+      assert.equal(local.currentLock(), undefined)
+      // The coordinator stops while the function runs: the function finishes, the call rejects.
+      const doomed = new Coordinator(suite.url(), suite.options)
+      await doomed.start()
+      let finished = false
+      const interrupted = doomed.synchronized(name)(async () => {
+        await doomed.stop()
+        finished = true
+        return 'done'
+      })
+      await assert.rejects(interrupted(), (error: unknown) => error instanceof CoordinationError && error.code === 'ERR_COORDINATOR_STOPPED')
+      assert.equal(finished, true)
+    })
+
     it('works with await using', async () => {
       const name = unique('using')
       let lock: DistributedLock | undefined

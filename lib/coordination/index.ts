@@ -21,7 +21,7 @@ import { RedisBackend } from './redis'
 import { RemoteLock } from './remote'
 import { sleep } from './scope'
 import { kConfirm, kLose, kOwner, kShutdown, type LeasedLock, type ManagedLock, type RemoteBackend, type Session } from './session'
-import { makeSynchronized, type SynchronizedDecorator, type SynchronizedOptions } from './synchronized'
+import { currentLock, makeSynchronized, type SynchronizedDecorator, type SynchronizedOptions } from './synchronized'
 import type { BackendKind, CoordinatorEvents, CoordinatorOptions, CoordinatorSettings, DistributedLock } from './types'
 import { parseBackendUrl, redact, type BackendUrl } from './url'
 
@@ -137,7 +137,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
    * call's parameters, several templates, or a key function.
    */
   synchronized (name: LockNameSpec, options?: SynchronizedOptions): SynchronizedDecorator {
-    return makeSynchronized((lockName) => this.getLock(lockName), name, options)
+    return makeSynchronized((lockName) => this.getLock(lockName), name, options, this)
+  }
+
+  /**
+   * Inside a function run by this coordinator's synchronized(): the lock held
+   * for the call (the one named `name` when it takes several), to read its
+   * `fencingToken` and pass its `signal` on. Undefined elsewhere.
+   */
+  currentLock (name?: string): DistributedLock | undefined {
+    return currentLock(this, name)
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {
