@@ -1,5 +1,7 @@
 // The one place that loads the addon. Everything else imports `native` from here.
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { LockError } from './errors'
 
 /** Numeric backend ids as the addon knows them (src/lock.h `Backend`). */
 export const BACKEND_IDS = { flock: 0, ofd: 1, posix: 2, windows: 3 } as const
@@ -49,9 +51,76 @@ export interface NativeBinding {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const load = require('node-gyp-build') as (dir: string) => unknown
+const nodeGypBuild = require('node-gyp-build') as { resolve: (dir: string) => string }
 
 /** The package root: this file is dist/lib/native.js. */
 export const packageRoot = join(__dirname, '..', '..')
 
-export const native = load(packageRoot) as NativeBinding
+/** What node-gyp-build looks for: platform, arch and (Linux) C library, which it tells by /etc/alpine-release or LIBC. */
+function binaryTarget (): { platform: string, arch: string, libc: string | undefined } {
+  const platform = process.env.npm_config_platform || process.platform
+  const arch = process.env.npm_config_arch || process.arch
+  const libc = platform !== 'linux' ? undefined : process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc')
+  return { platform, arch, libc }
+}
+
+const BUILD_HINT = 'To build it from source (needs Python 3, make and a C++17 compiler), allow the package\'s ' +
+  'install script and rebuild: `npm approve-scripts node-locksmith && npm rebuild node-locksmith` ' +
+  '(npm 11 runs no install script of a dependency until it is approved; older npm: `npm rebuild node-locksmith`).'
+
+/**
+ * ERR_LOCKSMITH_NO_BINARY: no binary fits this platform (no file for it, or the file
+ * would not load). Thrown on first use of the addon, not at import, so the CLI's
+ * `status` and a Coordinator on Redis or PostgreSQL work without it.
+ */
+function noBinaryError (cause: unknown, file: string | undefined): LockError {
+  const { platform, arch, libc } = binaryTarget()
+  const target = `platform=${platform} arch=${arch}${libc === undefined ? '' : ` libc=${libc}`}`
+  const where = file === undefined
+    ? `No native binary of node-locksmith fits ${target} (Node ${process.versions.node}, Node-API): ` +
+      `looked in ${join(packageRoot, 'build', 'Release')} and ${join(packageRoot, 'prebuilds', `${platform}-${arch}`)}.`
+    : `The native binary of node-locksmith for ${target} (Node ${process.versions.node}) did not load: ${file}: ` +
+      `${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}.`
+  const error = new LockError('ERR_LOCKSMITH_NO_BINARY', `${where} ${BUILD_HINT}`)
+  Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true })
+  return error
+}
+
+/**
+ * Stands in for the addon when none loaded. `backends` says what the platform
+ * offers (so a backend option is still checked as usual); any other use throws
+ * ERR_LOCKSMITH_NO_BINARY, with the load failure as its cause.
+ */
+function missingBinding (error: LockError): NativeBinding {
+  const platform = process.platform
+  const backends: Record<BackendName, boolean> = {
+    flock: platform !== 'win32', ofd: platform === 'linux', posix: platform !== 'win32', windows: platform === 'win32'
+  }
+  return new Proxy({} as NativeBinding, {
+    get (_target, key) {
+      if (key === 'backends') return backends
+      if (key === 'loadError') return error
+      if (typeof key === 'symbol' || key === 'then') return undefined
+      const thrown = new LockError(error.code, error.message)
+      Object.defineProperty(thrown, 'cause', { value: (error as { cause?: unknown }).cause, configurable: true, writable: true })
+      throw thrown
+    }
+  })
+}
+
+function loadNative (): NativeBinding {
+  let file: string | undefined
+  try {
+    file = nodeGypBuild.resolve(packageRoot)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as NativeBinding
+  } catch (error) {
+    return missingBinding(noBinaryError(error, file))
+  }
+}
+
+/** The addon, or a stand-in whose every call throws ERR_LOCKSMITH_NO_BINARY. */
+export const native: NativeBinding = loadNative()
+
+/** Why the addon did not load (undefined when it did). */
+export const nativeLoadError: LockError | undefined = (native as { loadError?: LockError }).loadError

@@ -16,6 +16,7 @@
 // microseconds (so a restored backup cannot bring old tokens back).
 import { createHash } from 'node:crypto'
 import type { Client, ClientConfig, Notification, QueryResult, QueryResultRow } from 'pg'
+import { checkClientVersion } from './driver'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
 import { ChannelWatch } from './watch'
@@ -35,12 +36,15 @@ const HELD = `SELECT classid::text || ':' || objid::text AS id FROM pg_locks
 WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`
 
 function loadClient (): Pg {
+  let client: Pg
   try {
     // Loaded on first use: programs that only lock files never load it.
-    return require('pg') as Pg
+    client = require('pg') as Pg
   } catch (error) {
     throw new CoordinationError('ERR_COORDINATOR_DRIVER_MISSING', "The postgresql:// backend needs the 'pg' package: npm install pg", error)
   }
+  checkClientVersion('pg')
+  return client
 }
 
 /** The advisory lock key of a name: the first 64 bits of its SHA-256, signed. */

@@ -18,6 +18,7 @@
 // the reconnect asks Sentinel (or the cluster) again.
 import { createHash } from 'node:crypto'
 import type { ChainableCommander, Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import { checkClientVersion } from './driver'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
 import type { BackendUrl, Endpoint } from './url'
@@ -79,12 +80,15 @@ const releaseChannel = (name: string): string => `${NAMESPACE}released:${name}`
 const RECONNECT_REPLIES = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|NOAUTH|MISCONF)\b/
 
 function loadClient (): IoRedis {
+  let client: IoRedis
   try {
     // Loaded on first use: programs that only lock files never load it.
-    return require('ioredis') as IoRedis
+    client = require('ioredis') as IoRedis
   } catch (error) {
     throw new CoordinationError('ERR_COORDINATOR_DRIVER_MISSING', "The redis:// backend needs the 'ioredis' package: npm install ioredis", error)
   }
+  checkClientVersion('ioredis')
+  return client
 }
 
 /** Keyspace events that mean the key is gone. */
