@@ -63,7 +63,7 @@ describe('ReaderWriterLock and fasteners.InterProcessReaderWriterLock', { skip }
     held.release()
   })
 
-  test('a locksmith writer excludes Python readers and writers; a waiting locksmith writer gets in after a Python reader', async () => {
+  test('a locksmith writer excludes Python readers and writers; a waiting one gets in after the Python readers, new ones included', async () => {
     const path = fresh()
     const rw = new ReaderWriterLock(path)
     const ours = rw.tryWrite()
@@ -78,7 +78,13 @@ describe('ReaderWriterLock and fasteners.InterProcessReaderWriterLock', { skip }
     // The Python reader inside: a locksmith writer waits for it.
     const writing = rw.write()
     assert.equal(await stillPending(writing, 300), true)
+    // A fasteners reader's whole-file lock covers the gate byte too, so the writer waits at the
+    // gate without holding it, and new fasteners readers still get in: no writer preference here.
+    const late = await py2.take('rw', { path, mode: 'read', blocking: false })
+    assert.equal(late.event, 'acquired', 'a new fasteners reader gets in while a locksmith writer waits')
     await py1.release(reader)
+    assert.equal(await stillPending(writing, 200), true)
+    await py2.release(late.id)
     const writer = await writing
     assert.equal((await py2.take('rw', { path, mode: 'read', blocking: false })).event, 'busy')
     writer.release()
