@@ -49,6 +49,8 @@ describe('named locks and oslo.concurrency lockutils', { skip }, () => {
     assert.throws(() => externalLock('..', { compat: 'oslo', lockPath }), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => externalLock('x', { compat: 'oslo', lockPath, lockFilePrefix: 'a/b' }), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => lockSync('x', { compat: 'oslo', external: true, lockPath, backend: 'flock' }), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.throws(() => lockSync('x', { compat: 'tooz' as 'oslo', external: true, lockPath }), { code: 'ERR_INVALID_ARG_VALUE' })
+    await assert.rejects(removeExternalLockFile('x', { compat: 'oslo', lockPath, backend: 'flock' }), { code: 'ERR_INVALID_ARG_VALUE' })
     // oslo itself fails on '..' (it opens the parent directory as its lock file).
     await assert.rejects(oslo.take('oslo', { name: '..', lock_path: lockPath, blocking: false }), /IsADirectoryError|Errno/)
   })
