@@ -44,8 +44,8 @@ export class FileRealm implements Realm {
     this.registry.attach(client)
   }
 
-  changed (): void {
-    this.registry.changed()
+  changed (now?: boolean): void {
+    this.registry.changed(now)
   }
 
   #lock (name: string, mode: WebLockMode, suffix = ''): Lock {

@@ -275,7 +275,7 @@ export class Core implements RealmClient {
       else lost.addEventListener('abort', () => holding.abort(lost.reason), { once: true })
     }
     const lock = new WebLock(kCreate, request.name, request.mode, holding.signal, grant.fencingToken)
-    this.realm.changed()
+    this.realm.changed(true)
     // Never inside request() itself: the callback runs from the microtask queue.
     queueMicrotask(() => {
       let result: unknown

@@ -66,8 +66,16 @@ export class Registry {
     this.#clients.add(client)
   }
 
-  /** Requests changed: publish them at the end of this event-loop turn. */
-  changed (): void {
+  /** Requests changed: publish them at the end of this event-loop turn (`now`: at once). */
+  changed (now = false): void {
+    if (now) {
+      try {
+        this.#flush()
+      } catch {
+        // best effort, as below
+      }
+      return
+    }
     if (this.#flushing) return
     this.#flushing = true
     setImmediate(() => {
