@@ -29,7 +29,7 @@ export interface NamedLockOptions extends AcquireOptions {
   semaphores?: Semaphores
   /** Strict FIFO among this thread's waiters for the in-process lock. */
   fair?: boolean
-  /** File lock backend (default 'auto': flock). 'posix' shares locks with oslo.concurrency (fcntl.lockf). */
+  /** File lock backend (default 'auto': flock). Beside oslo.concurrency services, use `compat: 'oslo'`. */
   backend?: Backend
   /**
    * 'oslo': share lock files with oslo.concurrency services: oslo's file names
