@@ -11,6 +11,7 @@ import { RUN_HELP, STATUS_HELP, WRAPPER_HELP } from './cli/help'
 import { PROGRAM, reason, warn } from './cli/output'
 import { parseRunArgs } from './cli/run-args'
 import type * as RunModule from './cli/run'
+import type * as FdModule from './cli/fd'
 import type * as StatusModule from './lock-table'
 import type * as StatusFormatModule from './cli/status-format'
 import type * as WrapperModule from './cli/wrapper'
@@ -78,6 +79,10 @@ export async function main (argv: readonly string[]): Promise<number> {
     if ('version' in request) {
       process.stdout.write(`${PROGRAM} ${version()}\n`)
       return EXIT.OK
+    }
+    if ('fd' in request) {
+      const { runFd } = require('./cli/fd') as typeof FdModule
+      return await runFd(request)
     }
     const { run } = require('./cli/run') as typeof RunModule
     return await run(request)

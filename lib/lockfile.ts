@@ -1,9 +1,10 @@
 // LockFile: the low-level API. One open descriptor, the system calls and
 // nothing else: no queueing, no names, no reentrancy rules beyond the kernel's.
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, readlinkSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { fromNative, LockError, LockTimeoutError } from './errors'
-import { holders, setSinceLookup, type Holder } from './holders'
+import { fromNative, invalidArgType, invalidArgValue, LockError, LockTimeoutError, outOfRange } from './errors'
+import { holders, isFileHandle, setSinceLookup, type Holder } from './holders'
 import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
 import {
@@ -64,6 +65,33 @@ const REQUEST_HINTS = {
 /** This thread's open LockFiles by descriptor, so that holders() can tell when their locks were granted. */
 const openByFd = new Map<number, WeakRef<LockFile>>()
 
+// A LockFile from fromFd(fd, { autoClose: true }) dropped without close()
+// closes its descriptor once collected; a borrowed one is only forgotten.
+const closeAdoptedWhenCollected = new FinalizationRegistry<{ id: number, fd: number }>(({ id, fd }) => {
+  try { native.close(id) } catch {}
+  try { closeSync(fd) } catch {}
+})
+
+export interface FromFdOptions {
+  /** Lock mechanism, as for LockFile.open (default 'auto'). */
+  backend?: Backend
+  /** close() also closes the descriptor (default false: it stays the caller's). Not with a FileHandle. */
+  autoClose?: boolean
+}
+const FROM_FD_KEYS = ['backend', 'autoClose'] as const
+const FROM_FD_HINTS = { close: 'autoClose', own: 'autoClose', owned: 'autoClose', takeOwnership: 'autoClose', kind: 'backend', type: 'backend' }
+
+/** What stands for a descriptor's path: the file it names (Linux), else `fd N`. */
+function descriptorLabel (fd: number): string {
+  if (process.platform === 'linux') {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`)
+      if (target.startsWith('/') && !target.endsWith(' (deleted)')) return target
+    } catch {}
+  }
+  return `fd ${fd}`
+}
+
 const closeWhenCollected = new FinalizationRegistry<number>((id) => {
   try {
     native.close(id)
@@ -102,6 +130,9 @@ export class LockFile implements Disposable {
   #rangeSince: Map<string, number> | undefined
   /** The descriptor, under which holders() finds this object (-1 on Windows). */
   #fd = -1
+  /** From fromFd(): 'borrowed' (close() unlocks and forgets it) or 'owned' (close() also closes it). */
+  #adopted: 'borrowed' | 'owned' | undefined
+  #adoptedFd = -1
   /** Whole-file requests, built once: the fast path allocates nothing. */
   readonly #wholeExclusive: Request
   readonly #wholeShared: Request
@@ -131,6 +162,48 @@ export class LockFile implements Disposable {
       }
     }
     return new LockFile(checkedPath, backend, id)
+  }
+
+  /**
+   * Locks a descriptor the program already opened (a number, or a FileHandle
+   * of node:fs/promises), e.g. to lock a file and then write it through the
+   * same descriptor. The descriptor stays the caller's: close() releases the
+   * locks this LockFile took and leaves it open, unless `autoClose: true`
+   * (numbers only), with which close() closes it.
+   */
+  static fromFd (fd: number | FileHandle, options?: FromFdOptions): LockFile {
+    const opts = validateObject<FromFdOptions>(options, 'options')
+    refuseUnknownKeys(opts, FROM_FD_KEYS, 'options', FROM_FD_HINTS)
+    const backend = validateBackend(opts.backend, 'options.backend')
+    const autoClose = validateBoolean(opts.autoClose, 'options.autoClose', false)
+    let number: number
+    if (isFileHandle(fd)) {
+      if (autoClose) throw invalidArgValue('options.autoClose', autoClose, 'cannot be used with a FileHandle (close the FileHandle itself, after the LockFile)')
+      number = fd.fd
+      if (number < 0) throw new LockError('EBADF', 'The FileHandle is closed')
+    } else if (typeof fd === 'number' && Number.isInteger(fd)) {
+      if (fd < 0 || fd > 2 ** 31 - 1) throw outOfRange('fd', '>= 0 and <= 2147483647', fd)
+      number = fd
+    } else {
+      throw invalidArgType('fd', 'an integer file descriptor or a FileHandle', fd)
+    }
+    const label = descriptorLabel(number)
+    let id: number
+    try {
+      id = native.adopt(number, label)
+    } catch (error) {
+      const converted = fromNative(error) as LockError
+      converted.message = `${converted.message.replace(/, fstat$/, '')}: fd ${number}`
+      throw converted
+    }
+    const file = new LockFile(label, backend, id)
+    file.#adopted = autoClose ? 'owned' : 'borrowed'
+    file.#adoptedFd = number
+    if (autoClose) {
+      closeWhenCollected.unregister(file)
+      closeAdoptedWhenCollected.register(file, { id, fd: number }, file)
+    }
+    return file
   }
 
   static {
@@ -341,17 +414,35 @@ export class LockFile implements Disposable {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
     if (openByFd.get(this.#fd)?.deref() === this) openByFd.delete(this.#fd)
+    // A borrowed descriptor stays open, and so would its locks: give them back.
+    if (this.#adopted === 'borrowed') this.#unlockAll()
     this.#held.clear()
     this.#whole = undefined
     closeWhenCollected.unregister(this)
+    closeAdoptedWhenCollected.unregister(this)
     const failWait = this.#failWait
     this.#failWait = undefined
     try {
       native.close(this.#id) // cancels the wait first: nothing granted in the race stays held
+      if (this.#adopted === 'owned') closeSync(this.#adoptedFd)
     } catch (error) {
       throw fromNative(error)
     } finally {
       failWait?.(new LockError('ERR_LOCK_CLOSED', `Lock file closed while waiting for its lock: ${this.path}`, this.path))
+    }
+  }
+
+  /** Cancels a wait in progress (a grant in the race is given back) and unlocks everything held. */
+  #unlockAll (): void {
+    try { native.cancel(this.#id) } catch {}
+    if (this.#whole !== undefined) {
+      const request = this.#wholeExclusive
+      try { native.unlock(this.#id, request.id, request.start, request.length) } catch {}
+    }
+    for (const key of this.#held.keys()) {
+      const [start, length] = key.split('+').map(Number) as [number, number]
+      const backend = resolveBackend(this.backend, { start, length })
+      try { native.unlock(this.#id, BACKEND_IDS[backend], start, length) } catch {}
     }
   }
 

@@ -15,6 +15,12 @@ export type BackendName = keyof typeof BACKEND_IDS
 export interface NativeBinding {
   /** Opens (creating if missing, never truncating, close-on-exec); throws a full system error. */
   open (path: string, noFollow: boolean, permissions: number): number
+  /**
+   * A descriptor the program opened, entered in the table without taking it
+   * over: close(id) forgets it and never closes it. `label` stands for the path
+   * in error messages. Throws EBADF (syscall fstat) if it is not open.
+   */
+  adopt (fd: number, label: string): number
   /** true if locked, false if busy; throws for anything else. */
   tryLock (id: number, backend: number, exclusive: boolean, start?: number, length?: number): boolean
   /** Blocks the calling thread; timeoutMs < 0 waits forever. false when the time ran out. */

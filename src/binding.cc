@@ -145,6 +145,7 @@ struct OpenFile {
   std::string path;
   file_t file{};
   bool read_only = false;  // opened read-only because read-write was refused
+  bool owned = true;       // false for an adopted descriptor: never closed here
   Wait* wait = nullptr;    // the wait in progress, if any
 };
 
@@ -252,6 +253,20 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(env, static_cast<double>(id));
   }
 
+  // adopt(fd, label) -> id: a descriptor the program opened, locked through the
+  // table like any other but never closed by it (close(id) only forgets it).
+  Napi::Value Adopt(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OpenFile entry;
+    entry.path = info[1].As<Napi::String>().Utf8Value();
+    entry.owned = false;
+    int error = AdoptDescriptor(info[0].As<Napi::Number>().Int32Value(), &entry.file, &entry.read_only);
+    if (error != 0) throw SystemError(env, error, "fstat", std::string());
+    int64_t id = next_id_++;
+    files_.emplace(id, std::move(entry));
+    return Napi::Number::New(env, static_cast<double>(id));
+  }
+
   // tryLock(id, backend, exclusive, start?, length?) -> true if locked, false if busy.
   Napi::Value TryLock(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -347,7 +362,7 @@ class Addon : public Napi::Addon<Addon> {
   void Close(const Napi::CallbackInfo& info) {
     OpenFile& file = Find(info, "close");
     CancelWait(file);
-    int result = CloseLockFile(file.file);
+    int result = file.owned ? CloseLockFile(file.file) : 0;
     std::string path = std::move(file.path);
     files_.erase(info[0].As<Napi::Number>().Int64Value());
     if (result != 0) throw SystemError(info.Env(), result, "close", path);
@@ -444,6 +459,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("sourceHash", LOCKSMITH_SOURCE_HASH);
   DefineAddon(exports, {
                            InstanceMethod<&Addon::Open>("open"),
+                           InstanceMethod<&Addon::Adopt>("adopt"),
                            InstanceMethod<&Addon::TryLock>("tryLock"),
                            InstanceMethod<&Addon::LockSync>("lockSync"),
                            InstanceMethod<&Addon::StartWait>("wait"),
@@ -466,7 +482,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
 Addon::~Addon() {
   for (auto& [id, file] : files_) {
     CancelWait(file);
-    CloseLockFile(file.file);
+    if (file.owned) CloseLockFile(file.file);
   }
   files_.clear();
 }

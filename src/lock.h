@@ -41,6 +41,11 @@ struct OpenOptions {
 int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool* read_only);
 int CloseLockFile(file_t file);
 
+// A descriptor someone else opened (a C runtime / libuv file descriptor) as a
+// file_t to lock, without taking it over: the caller keeps closing it.
+// -EBADF if it is not open. *read_only: opened for reading only, if known.
+int AdoptDescriptor(int fd, file_t* out, bool* read_only);
+
 // Whether the open file is still the one the path names: false when the path
 // is gone or names another file, or the open file has been unlinked. A lock
 // taken on a file that lost this race protects nothing.

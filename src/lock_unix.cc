@@ -130,6 +130,14 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool
   return 0;
 }
 
+int AdoptDescriptor(int fd, file_t* out, bool* read_only) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return Errno();
+  *read_only = (flags & O_ACCMODE) == O_RDONLY;
+  *out = fd;
+  return 0;
+}
+
 int IsCurrentFile(file_t file, const char* path, bool* current) {
   struct stat opened, named;
   if (fstat(file, &opened) != 0) return Errno();

@@ -295,6 +295,20 @@ int OpenLockFile(const char* path, const OpenOptions& options, file_t* out, bool
   return 0;
 }
 
+int AdoptDescriptor(int fd, file_t* out, bool* read_only) {
+  // Node's descriptors are libuv's, whose table the C runtime this addon links
+  // against does not share: ask libuv (exported by node.exe) for the handle.
+  using GetOsfHandle = HANDLE (*)(int);
+  static GetOsfHandle get_osfhandle = reinterpret_cast<GetOsfHandle>(
+      reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(nullptr), "uv_get_osfhandle")));
+  if (get_osfhandle == nullptr) return -ENOSYS;
+  HANDLE handle = fd < 0 ? INVALID_HANDLE_VALUE : get_osfhandle(fd);
+  if (handle == INVALID_HANDLE_VALUE || handle == nullptr) return -EBADF;
+  *read_only = false;
+  *out = handle;
+  return 0;
+}
+
 int CloseLockFile(file_t file) {
   return CloseHandle(file) ? 0 : LastError();
 }

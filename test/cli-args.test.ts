@@ -86,11 +86,26 @@ describe('locksmith option parsing', () => {
     assert.equal(run('--permissions', '0600', 'f', 'x').permissions, 0o600)
   })
 
+  it('the descriptor form: flock(1)\'s flags, -u, and what it refuses', () => {
+    const fd = parseRunArgs(['-s', '-n', '-E', '7', '--verbose', '9'], 'linux')
+    assert.ok('fd' in fd)
+    assert.deepEqual(fd, { fd: 9, unlock: false, mode: 'shared', nonblock: true, timeout: undefined, conflictExitCode: 7, timeoutExitCode: 7, verbose: true, backend: 'flock', range: undefined })
+    const unlock = parseRunArgs(['-u', '-o', '0'], 'linux')
+    assert.ok('fd' in unlock && unlock.unlock && unlock.fd === 0)
+    const ofd = parseRunArgs(['--fcntl', '--start', '10', '-w', '2', '9'], 'linux')
+    assert.ok('fd' in ofd && ofd.backend === 'ofd' && ofd.timeout === 2000)
+    assert.deepEqual('fd' in ofd && ofd.range, { start: 10, length: 0 })
+    assert.throws(() => parseRunArgs(['9'], 'win32'), /not supported on Windows/)
+  })
+
   it('usage errors say what is wrong', () => {
     usage([], /not enough arguments/)
     usage(['f'], /no command/)
-    usage(['9'], /file descriptor/)
-    usage(['-u', 'f', 'x'], /inherited descriptor/)
+    usage(['f'], /single operand must be a file descriptor/)
+    usage(['4294967296'], /bad file descriptor/)
+    usage(['-u', 'f', 'x'], /only applies to a descriptor/)
+    usage(['--backend', 'posix', '9'], /belong to a process/)
+    usage(['--permissions', '600', '9'], /not to a descriptor/)
     usage(['-E', '256', 'f', 'x'], /out of range/)
     usage(['-E', '-1', 'f', 'x'], /out of range/)
     usage(['-E', '1.5', 'f', 'x'], /invalid exit code/)

@@ -39,3 +39,31 @@ export function inheritedDescriptors (): number[] {
   }
   return found.sort((a, b) => a - b)
 }
+
+/**
+ * Whether `fd` is open and came from the caller rather than being one of
+ * Node's own (its event loop's epoll, eventfd and self-pipes), by the same
+ * rule as above but at any number: locking Node's own descriptor would lock
+ * nothing the caller holds. Linux; elsewhere any open descriptor counts.
+ */
+export function isInheritedDescriptor (fd: number): boolean {
+  if (process.platform !== 'linux') return true
+  let target: string
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return false // not open
+  }
+  if (target.startsWith('anon_inode:')) return false
+  if (Number(process.env.NODE_CHANNEL_FD) === fd) return false
+  if (target.startsWith('pipe:')) {
+    let ends = 0
+    try {
+      for (const entry of readdirSync('/proc/self/fd')) {
+        try { if (readlinkSync(`/proc/self/fd/${entry}`) === target) ends++ } catch {}
+      }
+    } catch {}
+    if (ends > 1) return false
+  }
+  return true
+}

@@ -1,5 +1,5 @@
-// The flock(1)-compatible command line: `locksmith [options] <file> <command> [args...]`
-// and `locksmith [options] <file> -c '<shell command>'`.
+// The flock(1)-compatible command line: `locksmith [options] <file> <command> [args...]`,
+// `locksmith [options] <file> -c '<shell command>'` and `locksmith [options] <fd>`.
 import { getopt, UsageError, type OptionSpec } from './getopt'
 import { BACKENDS, type Backend, type ByteRange, type LockMode } from '../validate'
 
@@ -23,7 +23,24 @@ export interface RunOptions {
   permissions: number | undefined
 }
 
-export type RunRequest = RunOptions | { help: true } | { version: true }
+/** `locksmith [options] FD`: lock (or with -u unlock) a descriptor inherited from the caller, and exit. */
+export interface FdOptions {
+  fd: number
+  unlock: boolean
+  mode: LockMode
+  nonblock: boolean
+  timeout: number | undefined
+  conflictExitCode: number
+  timeoutExitCode: number
+  verbose: boolean
+  backend: Backend
+  range: ByteRange | undefined
+}
+
+export type RunRequest = RunOptions | FdOptions | { help: true } | { version: true }
+
+/** The largest descriptor number flock(1) accepts (a 32-bit int). */
+const MAX_FD = 2 ** 31 - 1
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'shared', short: 's', long: ['shared'] },
@@ -85,6 +102,8 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
   let start: number | undefined
   let length: number | undefined
   let permissions: number | undefined
+  let unlock: string | undefined
+  let permissionsFlag: string | undefined
   for (const { name, value, flag } of options) {
     const text = value as string
     switch (name) {
@@ -96,8 +115,7 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
         if (text !== 'shared' && text !== 'exclusive') throw new UsageError(`invalid ${flag} value: '${text}' (expected 'exclusive' or 'shared')`)
         mode = text
         break
-      case 'unlock':
-        throw new UsageError(`${flag} only applies to an inherited descriptor (flock -u FD), which locksmith does not support; the lock is released when the command ends`)
+      case 'unlock': unlock = flag; break
       case 'nonblock': nonblock = true; break
       case 'timeout': timeout = parseSeconds(text, 'timeout'); break
       case 'conflict-exit-code': conflictExitCode = parseExitCode(text, flag); break
@@ -116,6 +134,7 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
         // Three octal digits at most: setuid, setgid and sticky bits are refused.
         if (!/^0{0,2}[0-7]{1,3}$/.test(text)) throw new UsageError(`invalid ${flag} value: '${text}' (expected octal permission bits like 644, at most 777)`)
         permissions = parseInt(text, 8)
+        permissionsFlag = flag
         break
     }
   }
@@ -126,12 +145,35 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
   // -w 0 means -n, as in flock(1): a conflict, not a timeout.
   if (timeout === 0) nonblock = true
   const [file, ...rest] = operands
-  if (file === undefined) throw new UsageError('requires a file and a command to run', true)
+  if (file === undefined) throw new UsageError('requires a file descriptor, or a file and a command to run', true)
+  const range = start !== undefined || length !== undefined ? { start: start ?? 0, length: length ?? 0 } : undefined
+  const conflict = conflictExitCode ?? 1
   if (rest.length === 0) {
-    if (/^\d+$/.test(file)) {
-      throw new UsageError(`'${file}' looks like a file descriptor: locking an inherited descriptor (flock [options] FD) is not supported; use 'locksmith [options] FILE COMMAND'`)
+    if (!/^\d+$/.test(file)) throw new UsageError(`no command given to run while holding ${file} (a single operand must be a file descriptor)`, true)
+    const fd = Number(file)
+    if (fd > MAX_FD) throw new UsageError(`bad file descriptor: '${file}'`)
+    if (permissionsFlag !== undefined) throw new UsageError(`${permissionsFlag} applies to a lock file locksmith creates, not to a descriptor`)
+    const chosen = backend ?? (platform === 'win32' ? 'auto' : 'flock')
+    if (platform === 'win32') throw new UsageError('locking an inherited descriptor (locksmith FD) is not supported on Windows')
+    if (chosen === 'posix') {
+      throw new UsageError('--backend posix cannot lock a descriptor for the caller: classic POSIX locks belong to a process, so the lock would end with locksmith; use flock (the default) or ofd (--fcntl), which belong to the open file the descriptor shares')
     }
-    throw new UsageError(`no command given to run while holding ${file}`, true)
+    // -o and -F are accepted and mean nothing here, as in flock(1).
+    return {
+      fd,
+      unlock: unlock !== undefined,
+      mode,
+      nonblock,
+      timeout,
+      conflictExitCode: conflict,
+      timeoutExitCode: timeoutExitCode ?? conflict,
+      verbose,
+      backend: chosen,
+      range
+    }
+  }
+  if (unlock !== undefined) {
+    throw new UsageError(`${unlock} only applies to a descriptor (locksmith -u FD); a lock taken for a command is released when the command ends`)
   }
   let command = rest
   let shellCommand: string | undefined
@@ -141,8 +183,6 @@ export function parseRunArgs (argv: readonly string[], platform: NodeJS.Platform
     const shell = platform === 'win32' ? (process.env.ComSpec ?? 'cmd.exe') : (process.env.SHELL === undefined || process.env.SHELL === '' ? '/bin/sh' : process.env.SHELL)
     command = platform === 'win32' ? [shell, '/d', '/s', '/c', shellCommand] : [shell, '-c', shellCommand]
   }
-  const range = start !== undefined || length !== undefined ? { start: start ?? 0, length: length ?? 0 } : undefined
-  const conflict = conflictExitCode ?? 1
   return {
     file,
     command,

@@ -24,7 +24,7 @@ function open (options: RunOptions): LockFile | { exit: number } {
   }
 }
 
-async function lockOnce (file: LockFile, options: RunOptions, deadline: number | undefined): Promise<'locked' | 'conflict' | 'timeout'> {
+export async function lockOnce (file: LockFile, options: Pick<RunOptions, 'mode' | 'range' | 'nonblock'>, deadline: number | undefined): Promise<'locked' | 'conflict' | 'timeout'> {
   const request = { mode: options.mode, range: options.range }
   if (options.nonblock) return file.tryLock(request) ? 'locked' : 'conflict'
   for (;;) {
@@ -63,7 +63,7 @@ async function acquire (options: RunOptions): Promise<Outcome> {
   }
 }
 
-function seconds (ms: number): string {
+export function seconds (ms: number): string {
   const micros = Math.max(0, Math.round(ms * 1000))
   return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`
 }
