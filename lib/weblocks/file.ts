@@ -24,12 +24,22 @@ import type { Realm, RealmAcquire, RealmClient, RealmEntry, RealmGrant, WebLockM
 
 export const GATE_SUFFIX = '%gate'
 
+/**
+ * The name's lock file: lockFileName's, as for named locks. The empty name,
+ * which named locks refuse and Web Locks allow, gets '%empty' (lockFileName
+ * never makes '%e').
+ */
+export function fileName (name: string, suffix = ''): string {
+  return name === '' ? `%empty${suffix}` : lockFileName(name, undefined, suffix)
+}
+
 function grantOf (lock: Lock): RealmGrant {
   return { release: () => { lock.release() } }
 }
 
 export class FileRealm implements Realm {
   readonly shared = true
+  readonly syncTry = true
   readonly dir: string
   readonly registry: Registry
   readonly #isDefault: boolean
@@ -49,7 +59,7 @@ export class FileRealm implements Realm {
   }
 
   #lock (name: string, mode: WebLockMode, suffix = ''): Lock {
-    return new Lock(join(this.dir, lockFileName(name, undefined, suffix)), { mode, noFollow: true, [unlogged]: true } as LockOptions)
+    return new Lock(join(this.dir, fileName(name, suffix)), { mode, noFollow: true, [unlogged]: true } as LockOptions)
   }
 
   #ready (): void {

@@ -4,7 +4,7 @@
 // kernel shows and no record explains (a named lock, flock(1), a request
 // granted a moment ago) is reported with a clientId of `pid-<pid>`.
 import { join } from 'node:path'
-import { lockFileName } from '../lockpath'
+import { fileName } from './file'
 import type { RealmEntry, WebLockMode } from './types'
 
 interface Seen { pid: number, mode: WebLockMode }
@@ -14,7 +14,7 @@ function kernelHolders (dir: string, name: string): Seen[] | undefined {
   try {
     // Loaded on first query: most programs never ask.
     const { holders } = require('../holders') as typeof import('../holders')
-    return holders(join(dir, lockFileName(name)))
+    return holders(join(dir, fileName(name)))
       .filter((holder) => holder.kind === 'flock' && !holder.waiting && holder.pid !== null)
       .map((holder) => ({ pid: holder.pid as number, mode: holder.mode }))
   } catch {

@@ -166,7 +166,7 @@ export class Core implements RealmClient {
     while (queue.length > 0) {
       const head = queue[0] as Request
       if (head.acquiring !== undefined || !this.#modeFits(head)) return
-      if (head.steal) return this.#wait(head)
+      if (head.steal || (!head.ifAvailable && !this.realm.syncTry)) return this.#wait(head)
       let outcome: RealmGrant | null | Promise<RealmGrant | null>
       try {
         outcome = this.realm.tryAcquire(name, head.mode)
@@ -218,6 +218,7 @@ export class Core implements RealmClient {
       grant?.release()
       return
     }
+    if (grant === null && !head.ifAvailable) return this.#wait(head)
     if (grant === null) {
       queue.shift()
       this.#answerNull(head)

@@ -68,7 +68,9 @@ export interface RealmAcquire {
 export interface Realm {
   /** Whether shared locks are honest here (else NotSupportedError). */
   readonly shared: boolean
-  /** One try without waiting: a grant, or null if someone else holds it. May be synchronous. */
+  /** Whether tryAcquire() is cheap and synchronous (then every request tries it first; else only ifAvailable ones do). */
+  readonly syncTry: boolean
+  /** One try without waiting: a grant, or null if someone else holds it. */
   tryAcquire (name: string, mode: WebLockMode): RealmGrant | null | Promise<RealmGrant | null>
   /** Waits for the lock; rejects with the signal's reason when it aborts. */
   acquire (request: RealmAcquire): Promise<RealmGrant>
