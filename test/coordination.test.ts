@@ -2,6 +2,8 @@
 // lifecycle errors, decorator forms, and lazy loading of the client libraries.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { backoffBase, backoffDelay, Backoff } from '../lib/coordination/backoff'
@@ -41,6 +43,16 @@ describe('coordination: arguments', () => {
     assert.equal(pg.backend, 'postgresql')
     assert.ok(!pg.url.includes('secret'), pg.url)
     assert.throws(() => new Coordinator('zookeeper://h:2181'), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.equal(new Coordinator('etcd://127.0.0.1:2379').backend, 'etcd')
+    assert.equal(new Coordinator('etcd://127.0.0.1:2379,127.0.0.1:22379,[::1]:32379').backend, 'etcd')
+    assert.equal(new Coordinator('redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster/2').backend, 'redis')
+    assert.ok(!new Coordinator('redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster/2').url.includes('pw'))
+    assert.equal(new Coordinator('redis://127.0.0.1:26379?sentinel=mymaster&sentinel_fallback=127.0.0.1:26380').backend, 'redis')
+    assert.equal(new Coordinator('redis+cluster://127.0.0.1:7000,127.0.0.1:7001').backend, 'redis')
+    for (const bad of ['redis+sentinel://127.0.0.1:26379', 'redis://a:1,b:2/0', 'redis+cluster://h:1/3', 'etcd://h:1/prefix',
+      'etcd://u:p@h:1', 'etcd://h:1,:2', 'postgresql://a:1,b:2/db', 'redis+sentinel://h:1/m/x', 'redis://h:1/0?sentinel=']) {
+      assert.throws(() => new Coordinator(bad), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
+    }
     assert.throws(() => new Coordinator('not a url'), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => new Coordinator('redis://h/locks'), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => new Coordinator(42 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -120,7 +132,8 @@ describe('coordination: arguments', () => {
 describe('coordination: lifecycle', () => {
   it('start() rejects when the server cannot be reached, and can be retried', async () => {
     const port = await freePort() // nothing listens there
-    for (const url of [`redis://127.0.0.1:${port}/0`, `postgresql://postgres@127.0.0.1:${port}/postgres`]) {
+    for (const url of [`redis://127.0.0.1:${port}/0`, `postgresql://postgres@127.0.0.1:${port}/postgres`, `etcd://127.0.0.1:${port}`,
+      `redis+sentinel://127.0.0.1:${port}/mymaster`, `redis+cluster://127.0.0.1:${port}`]) {
       const c = new Coordinator(url)
       const events: string[] = []
       c.on('connected', () => events.push('connected'))
@@ -134,6 +147,46 @@ describe('coordination: lifecycle', () => {
       assert.equal(c.started, false)
       assert.deepEqual(events, [])
       await c.stop() // stopping what never started is a no-op
+    }
+  })
+
+  it('a server that speaks another protocol, or nothing at all: a typed error, nothing left connected', async () => {
+    const sockets = new Set<Socket>()
+    const http = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {})
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 13\r\n\r\n<html></html>'))
+    })
+    const silent = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {})
+      socket.resume() // reads (and so sees the client's FIN), answers nothing
+    })
+    http.listen(0, '127.0.0.1')
+    silent.listen(0, '127.0.0.1')
+    await Promise.all([once(http, 'listening'), once(silent, 'listening')])
+    const port = (server: Server): number => (server.address() as AddressInfo).port
+    try {
+      const cases = [
+        `redis://127.0.0.1:${port(http)}/0`, `etcd://127.0.0.1:${port(http)}`, `postgresql://postgres@127.0.0.1:${port(http)}/postgres`,
+        `redis://127.0.0.1:${port(silent)}/0`, `etcd://127.0.0.1:${port(silent)}`, `postgresql://postgres@127.0.0.1:${port(silent)}/postgres`
+      ]
+      for (const url of cases) {
+        const c = new Coordinator(url, { leaseTtl: 1000 })
+        const started = Date.now()
+        await assert.rejects(c.start(), (error: unknown) => error instanceof CoordinationError && ['ERR_COORDINATOR_CONNECT', 'ERR_COORDINATOR_PROTOCOL'].includes(error.code), url)
+        assert.ok(Date.now() - started < 5000, `${url}: ${Date.now() - started} ms`)
+        assert.equal(c.started, false)
+      }
+      // Every connection the coordinators opened is closed again.
+      for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(sockets.size, 0, `${sockets.size} connections left open`)
+    } finally {
+      http.close()
+      silent.close()
+      for (const socket of sockets) socket.destroy()
     }
   })
 

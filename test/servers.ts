@@ -312,9 +312,9 @@ export class EtcdServer {
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
       '--listen-metrics-urls', '', '--enable-pprof=false', '--log-level', 'info', '--logger', 'zap'
-    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } })
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
-    await waitForOutput(child, 'ready to serve client requests', 20_000, 'etcd')
+    await waitForOutput(child, 'serving client traffic', 20_000, 'etcd')
     child.stdout?.resume()
     child.stderr?.resume()
   }

@@ -10,6 +10,7 @@ import { CoordinationError, invalidArgType, LockLostError } from '../errors'
 import { debugLog, defaultLogger, type Logger } from '../log'
 import { formatName, type LockNameSpec } from '../template'
 import { Backoff } from './backoff'
+import { EtcdBackend } from './etcd'
 import { FileLock } from './file'
 import { ensureLockPath } from '../lockpath'
 import { Gates } from './gate'
@@ -82,7 +83,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     const { leaseTtl, heartbeat } = this.#settings
     const remote = this.backend === 'redis'
       ? new RedisBackend(this.#target, leaseTtl)
-      : this.backend === 'postgresql' ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat) : undefined
+      : this.backend === 'postgresql'
+        ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat)
+        : this.backend === 'etcd' ? new EtcdBackend(this.#target.endpoints ?? [], leaseTtl) : undefined
     // Every request has a deadline of one lease and a typed error (lib/coordination/guard.ts).
     this.#remote = remote === undefined ? undefined : new GuardedBackend(remote, leaseTtl, this.url)
     this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log('heartbeat failed', `heartbeat failed: ${String(error)}`))
@@ -138,6 +141,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
    */
   synchronized (name: LockNameSpec, options?: SynchronizedOptions): SynchronizedDecorator {
     return makeSynchronized((lockName) => this.getLock(lockName), name, options, this)
+  }
+
+  /**
+   * The W3C Web Locks API (navigator.locks' interface) over this coordinator's
+   * backend: exclusive everywhere, shared on file:// only (elsewhere
+   * NotSupportedError). The callback's Lock also has `fencingToken` and
+   * `signal` (aborted if the lock is lost). Loaded on first use.
+   */
+  get locks (): import('../weblocks/index').LockManager {
+    return (require('../weblocks/coordinator') as typeof import('../weblocks/coordinator')).coordinatorLocks(this)
   }
 
   /**

@@ -117,6 +117,8 @@ export class PostgresBackend implements RemoteBackend {
       await client.query(`LISTEN ${CHANNEL}`)
     } catch (error) {
       await client.end().catch(() => {})
+      // end() only half-closes the socket; a silent server would keep it open.
+      ;(client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.()
       throw error
     }
     this.#tail = Promise.resolve()

@@ -209,8 +209,8 @@ export class RedisBackend implements RemoteBackend {
       await Promise.race([Promise.all([commands.connect(), subscriber.connect()]), silent])
       if (this.#mode === 'single') await Promise.race([this.#checkRole(commands as Redis), silent])
     } catch (error) {
-      commands.disconnect()
-      subscriber.disconnect()
+      hangUp(commands)
+      hangUp(subscriber)
       // ioredis rejects with "Connection is closed."; the socket's own error
       // (ECONNREFUSED 127.0.0.1:6379, ENOTFOUND...) says what went wrong.
       throw error instanceof CoordinationError ? error : lastError ?? error
@@ -361,7 +361,17 @@ export class RedisBackend implements RemoteBackend {
     for (const subscription of this.#subscriptions.values()) for (const watch of subscription.watches) watch.notify()
     this.#subscriptions.clear()
     this.#keyspaceNames.clear()
-    commands?.disconnect()
-    subscriber?.disconnect()
+    if (commands !== undefined) hangUp(commands)
+    if (subscriber !== undefined) hangUp(subscriber)
   }
+}
+
+/**
+ * Closes a connection at once. disconnect() only half-closes the socket (FIN),
+ * which leaves it open for as long as a silent or stopped server keeps its end.
+ */
+function hangUp (connection: Redis | Cluster): void {
+  connection.disconnect()
+  const nodes = 'nodes' in connection && typeof connection.nodes === 'function' ? connection.nodes() : [connection as Redis]
+  for (const node of nodes) (node as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.()
 }
