@@ -10,6 +10,7 @@ import { EXIT } from './cli/exit-codes'
 import { RUN_HELP, STATUS_HELP, WRAPPER_HELP } from './cli/help'
 import { PROGRAM, reason, warn } from './cli/output'
 import { parseRunArgs } from './cli/run-args'
+import { restoreDefaultSignals } from './cli/signals'
 import type * as RunModule from './cli/run'
 import type * as FdModule from './cli/fd'
 import type * as StatusModule from './lock-table'
@@ -25,8 +26,18 @@ function version (): string {
   }
 }
 
+/** getopt for a subcommand: its usage errors point to its own --help. */
+function subcommandOptions (subcommand: string, argv: readonly string[], specs: Parameters<typeof getopt>[1]): ReturnType<typeof getopt> {
+  try {
+    return getopt(argv, specs)
+  } catch (error) {
+    if (error instanceof UsageError) error.subcommand = subcommand
+    throw error
+  }
+}
+
 async function status (argv: readonly string[]): Promise<number> {
-  const { options, operands } = getopt(argv, [
+  const { options, operands } = subcommandOptions('status', argv, [
     { name: 'json', long: ['json'] },
     { name: 'help', short: 'h', long: ['help'] }
   ])
@@ -51,17 +62,24 @@ async function status (argv: readonly string[]): Promise<number> {
   for (const error of result.errors) warn(`${error.path}: ${reason(error)}`)
   const width = process.stdout.isTTY ? process.stdout.columns : Infinity
   process.stdout.write(json ? formatJson(result.locks) : result.locks.length > 0 ? formatTable(result.locks, width) : '')
+  if (!json) {
+    // Silence would read as "nothing happened": say which files are free.
+    const failed = new Set(result.errors.map((e) => e.path))
+    const locked = new Set(result.locks.map((l) => l.path))
+    if (operands.length === 0 && result.locks.length === 0) warn('no locks on this system')
+    for (const file of operands) if (!failed.has(file) && !locked.has(file)) warn(`no locks on ${file}`)
+  }
   if (result.errors.length > 0) return EXIT.NO_INPUT
   return result.locks.length > 0 ? EXIT.OK : 1
 }
 
 async function wrapper (argv: readonly string[]): Promise<number> {
-  const { options, operands } = getopt(argv, [{ name: 'help', short: 'h', long: ['help'] }])
+  const { options, operands } = subcommandOptions('wrapper', argv, [{ name: 'help', short: 'h', long: ['help'] }])
   if (options.length > 0) {
     process.stdout.write(WRAPPER_HELP)
     return EXIT.OK
   }
-  if (operands.length === 0) throw new UsageError('wrapper: no command given', true)
+  if (operands.length === 0) throw new UsageError('wrapper: no command given', true, 'wrapper')
   const { wrapper: runWrapped } = require('./cli/wrapper') as typeof WrapperModule
   return await runWrapped([...operands])
 }
@@ -89,7 +107,7 @@ export async function main (argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       warn(error.message)
-      if (error.hint) process.stderr.write(`Try '${PROGRAM} --help' for more information.\n`)
+      if (error.hint) process.stderr.write(`Try '${PROGRAM}${error.subcommand === undefined ? '' : ` ${error.subcommand}`} --help' for more information.\n`)
       return EXIT.USAGE
     }
     warn(`internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
@@ -99,6 +117,7 @@ export async function main (argv: readonly string[]): Promise<number> {
 
 /** The executable's entry point. */
 export function runCli (argv: readonly string[] = process.argv.slice(2)): void {
+  restoreDefaultSignals() // before anything else: SIGUSR1 would open the inspector
   // Exit once stdout has taken everything (pipes are asynchronous on some systems).
   const exit = (code: number): void => { process.stdout.write('', () => process.exit(code)) }
   process.stdout.on('error', () => {}) // a reader that went away (`| head`) is not an error of ours

@@ -2,7 +2,10 @@
 // exit status; the lock is gone when it ends.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { constants } from 'node:os'
+import { holders, LockFile } from '../lib/index'
 import { join } from 'node:path'
 import { flockCommandCanLock, isLinux, tempDir } from './helpers'
 import { alive, BIN, CHILD, Running } from './fixtures/cli-helpers'
@@ -108,3 +111,69 @@ async function waitFor (condition: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+// Every catchable signal whose default action ends a process, by number where
+// Node has no name for it (the first real-time signals).
+const TERMINATING: ReadonlyArray<NodeJS.Signals | number> = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2',
+  'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSYS',
+  34, 35, 64
+]
+const FORWARDED = new Set<NodeJS.Signals | number>(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'])
+
+describe('signals against flock(1), every terminating one', { skip: !haveFlock && 'needs Linux and util-linux flock(1)' }, () => {
+  async function compare (phase: 'waiting' | 'running'): Promise<void> {
+    const path = fresh()
+    const held = LockFile.open(path)
+    if (phase === 'waiting') held.tryLock()
+    const runs = TERMINATING.flatMap((signal) => (['flock', 'locksmith'] as const).map((tool) => {
+      // The command: sleep, which a forwarded signal ends as well.
+      const args = ['-s', path, 'sleep', '30']
+      const child = tool === 'flock'
+        ? spawn('flock', args, { stdio: 'ignore' })
+        : spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' })
+      return { signal, tool, child, exit: once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]> }
+    }))
+    try {
+      // Waiting: every process is blocked in the kernel. Running: every one holds the (shared) lock.
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        const found = holders(path)
+        const pids = new Set(found.filter((h) => h.waiting === (phase === 'waiting')).flatMap((h) => h.processes.map((p) => p.pid)))
+        if (runs.every((r) => pids.has(r.child.pid as number))) break
+        if (Date.now() > deadline) throw new Error(`not all ${phase}: ${JSON.stringify(found.map((h) => h.pid))}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      for (const run of runs) process.kill(run.child.pid as number, run.signal)
+      const outcomes = new Map<string, string>()
+      for (const run of runs) {
+        const [code, signal] = await run.exit
+        outcomes.set(`${String(run.signal)} ${run.tool}`, signal !== null ? `killed by ${signal}` : `exit ${code}`)
+      }
+      for (const signal of TERMINATING) {
+        const flock = outcomes.get(`${String(signal)} flock`)
+        const locksmith = outcomes.get(`${String(signal)} locksmith`)
+        const name = typeof signal === 'number' ? `signal ${signal}` : signal
+        if (phase === 'running' && FORWARDED.has(signal)) {
+          // Documented difference: passed to the command, whose end (128+N) locksmith exits with.
+          const number = typeof signal === 'number' ? signal : constants.signals[signal]
+          assert.equal(locksmith, `exit ${128 + number}`, name)
+          assert.match(flock as string, /^killed by /, name)
+        } else {
+          assert.equal(locksmith, flock, name)
+        }
+      }
+    } finally {
+      for (const run of runs) { try { run.child.kill('SIGKILL') } catch {} }
+      held.close()
+    }
+  }
+
+  it('while waiting for the lock: each ends locksmith as it ends flock(1) (USR1 does not open the inspector)', async () => {
+    await compare('waiting')
+  })
+
+  it('while the command runs: forwarded ones aside, each ends locksmith as it ends flock(1)', async () => {
+    await compare('running')
+  })
+})

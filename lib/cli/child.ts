@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { constants } from 'node:os'
 import { readFileSync } from 'node:fs'
+import { forwardWhile } from './signals'
 
 /** Signals passed on to the command while it runs. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']
@@ -67,6 +68,7 @@ export function runChild (options: ChildOptions, onSpawn?: (child: ChildProcess)
         try { child.kill(signal) } catch { /* it just ended */ }
       }
     }
+    const stopForwarding = forwardWhile(FORWARDED_SIGNALS)
     const listeners = FORWARDED_SIGNALS.map((signal) => {
       const listener = (): void => forward(signal)
       process.on(signal, listener)
@@ -77,6 +79,7 @@ export function runChild (options: ChildOptions, onSpawn?: (child: ChildProcess)
       if (ended) return
       ended = true
       for (const [signal, listener] of listeners) process.removeListener(signal, listener)
+      stopForwarding()
       resolve(end)
     }
     try {

@@ -30,10 +30,13 @@ export class UsageError extends Error {
   override readonly name = 'UsageError'
   /** Whether to add "Try 'locksmith --help'". */
   readonly hint: boolean
+  /** The subcommand whose --help to suggest ('status', 'wrapper'), if any. */
+  subcommand: string | undefined
 
-  constructor (message: string, hint = false) {
+  constructor (message: string, hint = false, subcommand?: string) {
     super(message)
     this.hint = hint
+    this.subcommand = subcommand
   }
 }
 
