@@ -28,11 +28,12 @@ import { scenario4 } from './s4-handoff'
 import { scenario5 } from './s5-throughput'
 import { scenario6 } from './s6-waiters'
 import { scenario7 } from './s7-cancel'
+import { scenario8 } from './s8-weblocks'
 import { renderText, tableOf } from './tables'
 import { checkTargets } from './targets'
 
 const SCENARIOS: Record<string, (context: Context) => Promise<ScenarioResult>> = {
-  s1: scenario1, s2: scenario2, s3: scenario3, s4: scenario4, s5: scenario5, s6: scenario6, s7: scenario7
+  s1: scenario1, s2: scenario2, s3: scenario3, s4: scenario4, s5: scenario5, s6: scenario6, s7: scenario7, s8: scenario8
 }
 
 interface Options { quick: boolean, only: string[] | undefined, report: boolean, readme: boolean }
@@ -48,7 +49,7 @@ function parseArgs (argv: string[]): Options {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length)
       options.only = (value ?? '').split(',').map((s) => s.trim().toLowerCase().replace(/^(\d)$/, 's$1')).filter((s) => s !== '')
       const unknown = options.only.filter((s) => SCENARIOS[s] === undefined)
-      if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (s1..s7)`)
+      if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (s1..s8)`)
     } else if (arg === '--help' || arg === '-h') {
       process.stdout.write('usage: npm run bench [-- --quick] [--only s1,s4] [--report] [--readme]\n')
       process.exit(0)

@@ -63,6 +63,14 @@ export function kernelCheck (dir: string, others: { held: RealmEntry[], pending:
       }
     }
     for (const s of seen) {
+      // Granted since its thread last published its requests: still listed there as pending.
+      const index = others.pending.findIndex((entry) => entry.name === name && entry.pid === s.pid && entry.mode === s.mode && !confirmed.has(entry.clientId))
+      if (index >= 0) {
+        const [entry] = others.pending.splice(index, 1) as [RealmEntry]
+        confirmed.add(entry.clientId)
+        held.push(entry)
+        continue
+      }
       unexplained.push({ name, mode: s.mode, clientId: `pid-${s.pid}`, pid: s.pid, threadId: undefined, at: -Infinity })
     }
   }

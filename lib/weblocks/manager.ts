@@ -28,19 +28,31 @@ function typeError (message: string): TypeError {
 const kCreate = Symbol('locksmith.weblock')
 
 /** The Web Locks API's Lock: what the callback is given. `signal` and `fencingToken` are extensions. */
+const kAbort = Symbol('locksmith.weblock.abort')
+
 export class WebLock {
   readonly #name: string
   readonly #mode: WebLockMode
-  readonly #signal: AbortSignal
   readonly #token: number | undefined
+  /** Made when `signal` is first read: most callbacks never look. */
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
 
   /** @internal Lock objects are made by the LockManager only. */
-  constructor (key: symbol, name: string, mode: WebLockMode, signal: AbortSignal, token: number | undefined) {
+  constructor (key: symbol, name: string, mode: WebLockMode, token: number | undefined) {
     if (key !== kCreate) throw new TypeError('Illegal constructor')
     this.#name = name
     this.#mode = mode
-    this.#signal = signal
     this.#token = token
+  }
+
+  /** @internal The holding ended early (stolen, lost). */
+  [kAbort] (reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
   }
 
   get name (): string { return this.#name }
@@ -50,7 +62,13 @@ export class WebLock {
    * lock was stolen (reason: an AbortError DOMException) or, for a
    * Coordinator's locks, lost (reason: LockLostError).
    */
-  get signal (): AbortSignal { return this.#signal }
+  get signal (): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
   /** Extension: the fencing token of a Coordinator's lock (undefined elsewhere). */
   get fencingToken (): number | undefined { return this.#token }
   get [Symbol.toStringTag] (): string { return 'Lock' }
@@ -72,8 +90,8 @@ interface Request {
   /** Ends the realm wait in progress for this request. */
   acquiring: AbortController | undefined
   grant: RealmGrant | undefined
-  /** Aborts the Lock's extension signal. */
-  holding: AbortController | undefined
+  /** The Lock given to the callback. */
+  lock: WebLock | undefined
   stolen: boolean
 }
 
@@ -268,15 +286,14 @@ export class Core implements RealmClient {
     const holders = this.#holders.get(request.name)
     if (holders === undefined) this.#holders.set(request.name, { count: 1, exclusive: request.mode === 'exclusive' })
     else holders.count++
-    const holding = new AbortController()
-    request.holding = holding
+    const lock = new WebLock(kCreate, request.name, request.mode, grant.fencingToken)
+    request.lock = lock
     const lost = grant.lost
     if (lost !== undefined) {
-      if (lost.aborted) holding.abort(lost.reason)
-      else lost.addEventListener('abort', () => holding.abort(lost.reason), { once: true })
+      if (lost.aborted) lock[kAbort](lost.reason)
+      else lost.addEventListener('abort', () => lock[kAbort](lost.reason), { once: true })
     }
-    const lock = new WebLock(kCreate, request.name, request.mode, holding.signal, grant.fencingToken)
-    this.realm.changed(true)
+    this.realm.changed()
     // Never inside request() itself: the callback runs from the microtask queue.
     queueMicrotask(() => {
       let result: unknown
@@ -302,7 +319,7 @@ export class Core implements RealmClient {
   #break (request: Request, reason: DOMException): void {
     request.stolen = true
     this.#drop(request)
-    request.holding?.abort(reason)
+    request.lock?.[kAbort](reason)
     this.#settle(request, false, reason)
   }
 
@@ -400,8 +417,14 @@ export function submit (core: Core, parsed: ParsedRequest, stealTimeout: number)
     return Promise.reject(domError('NotSupportedError', "mode 'shared' is not supported by this LockManager's backend"))
   }
   return new Promise((resolve, reject) => {
+    // An object literal, not a spread: V8 copies spreads on a slow path.
     core.add({
-      ...parsed,
+      name: parsed.name,
+      mode: parsed.mode,
+      callback: parsed.callback,
+      signal: parsed.signal,
+      steal: parsed.steal,
+      ifAvailable: parsed.ifAvailable,
       resolve,
       reject,
       stealTimeout,
@@ -409,7 +432,7 @@ export function submit (core: Core, parsed: ParsedRequest, stealTimeout: number)
       onAbort: undefined,
       acquiring: undefined,
       grant: undefined,
-      holding: undefined,
+      lock: undefined,
       stolen: false
     })
   })

@@ -51,6 +51,8 @@ export class Registry {
   /** Where the record is written (the locked descriptor itself, except on Windows). */
   #fd = -1
   #flushing = false
+  /** The record file's length. */
+  #written = 0
   #watcher: FSWatcher | undefined
   /** Steals in progress that this thread has seen, by marker file. */
   #steals = new Map<string, StealMarker>()
@@ -66,16 +68,12 @@ export class Registry {
     this.#clients.add(client)
   }
 
-  /** Requests changed: publish them at the end of this event-loop turn (`now`: at once). */
-  changed (now = false): void {
-    if (now) {
-      try {
-        this.#flush()
-      } catch {
-        // best effort, as below
-      }
-      return
-    }
+  /**
+   * Requests changed: publish them at the end of this event-loop turn. (A
+   * request granted meanwhile is still listed as pending; query() sees its
+   * kernel lock and counts it as held.)
+   */
+  changed (): void {
     if (this.#flushing) return
     this.#flushing = true
     setImmediate(() => {
@@ -134,9 +132,19 @@ export class Registry {
       for (const entry of held) record.held.push([entry.name, entry.mode, entry.at])
       for (const entry of pending) record.pending.push([entry.name, entry.mode, entry.at])
     }
-    const data = Buffer.from(JSON.stringify(record) + '\n')
+    // Padded with spaces to the longest record written so far (JSON ignores them), so that one
+    // write replaces the record and no truncation is needed.
+    const text = JSON.stringify(record)
+    const length = Math.max(Buffer.byteLength(text) + 1, this.#written)
+    const data = Buffer.alloc(length, 0x20)
+    data.write(text)
+    data[length - 1] = 0x0a
     writeSync(this.#fd, data, 0, data.length, 0)
-    ftruncateSync(this.#fd, data.length)
+    if (data.length > this.#written) this.#written = data.length
+    if (this.#written > 4 * data.length + 4096) { // shrink after a burst
+      ftruncateSync(this.#fd, data.length)
+      this.#written = data.length
+    }
   }
 
   /** Every other live thread's published requests. Records of dead threads are removed. */

@@ -76,12 +76,8 @@ export interface Realm {
   acquire (request: RealmAcquire): Promise<RealmGrant>
   /** What other clients hold and wait for; `mine`: this thread's held requests (to tell its own kernel locks apart). */
   others (mine: RealmEntry[]): Promise<{ held: RealmEntry[], pending: RealmEntry[] }>
-  /**
-   * The manager's requests changed (for realms that publish them). `now`: a
-   * grant, published before its callback runs, so that nobody who hears from
-   * the callback can see the kernel's lock without its name.
-   */
-  changed (now?: boolean): void
+  /** The manager's requests changed (for realms that publish them). */
+  changed (): void
   /** Registers the manager's view of its requests, and what to do when another client steals a name. */
   attach (client: RealmClient): void
 }
