@@ -12,8 +12,10 @@
 //                 of joining the shared holders it could share with
 //
 // A request takes the gate in its own mode, then the lock, then lets the gate
-// go. Both waits are native kernel waits (no polling, no thread pool). A steal
-// skips the gate: it goes ahead of every request.
+// go. Both waits are native kernel waits (no polling, no thread pool). An
+// exclusive request that finds the lock free takes it without the gate (it
+// overtakes nobody who holds the gate: they wait for a lock that was not free).
+// A steal skips the gate: it goes ahead of every request.
 import { join } from 'node:path'
 import { Lock, unlogged, type LockOptions } from '../lock'
 import { ensureLockPath, lockFileName } from '../lockpath'
