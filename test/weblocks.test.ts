@@ -159,6 +159,22 @@ describe('Web Locks across processes and threads', () => {
     assert.deepEqual(await stuck.settled, { ok: true, value: 'kept' })
   })
 
+  test('a request granted while another process steals the name gives way to the steal', async () => {
+    // The holder is a named lock (it cannot be told); a Web Locks request waits; a steal starts.
+    const named = await lock('gw', { external: true, lockPath: dir })
+    const waiting = b.request('gw')
+    await queryUntil(a, (s) => names(s, 'gw', 'pending').length === 1)
+    const thief = a.request('gw', { steal: true })
+    await within(100, () => false) // the steal is announced and waits in the kernel beside the request
+    named.release() // both wake: whichever the kernel grants first, the steal must end up holding
+    assert.deepEqual(await thief.granted, { name: 'gw', mode: 'exclusive' })
+    assert.equal(await within(100, () => waiting.isGranted), false, 'the waiting request overtook the steal')
+    thief.release()
+    await waiting.granted
+    waiting.release()
+    await Promise.all([thief.settled, waiting.settled])
+  })
+
   test('bad input gets the error the specification names and leaves nothing held, queued or open', async () => {
     const fds = openFdCount()
     const cases: Array<[unknown[], string]> = [
