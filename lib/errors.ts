@@ -34,6 +34,11 @@ export class LockError extends Error {
 
 /** A non-blocking acquire found the lock held by someone else. */
 export class LockBusyError extends LockError {
+  /** Who holds it, when that could be told cheaply (Linux): e.g. `pid 4242 (flock /tmp/x sleep 9)`. */
+  declare heldBy?: string
+  /** The pids behind heldBy (OFD locks carry none). */
+  declare holderPids?: number[]
+
   constructor (path: string) {
     super('ELOCKED', `Lock is held elsewhere: ${path}`, path)
   }
@@ -42,6 +47,10 @@ export class LockBusyError extends LockError {
 /** A blocking acquire waited as long as it was allowed to. */
 export class LockTimeoutError extends LockError {
   readonly timeout: number
+  /** Who held it when the time ran out, when that could be told cheaply (Linux). */
+  declare heldBy?: string
+  /** The pids behind heldBy (OFD locks carry none). */
+  declare holderPids?: number[]
 
   constructor (path: string, timeout: number) {
     super('ETIMEDOUT', `Timed out after ${timeout} ms waiting for lock: ${path}`, path)

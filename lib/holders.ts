@@ -5,7 +5,7 @@
 // descriptor of a file drops the process's classic POSIX locks on it).
 import { fstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { fromNative, invalidArgType, LockError } from './errors'
+import { fromNative, invalidArgType, LockError, type LockBusyError, type LockTimeoutError } from './errors'
 import { collectLocks, type LockStatus } from './lock-table'
 import { parseProcLocks, splitDevice } from './proc-locks'
 import { resolveBackend, validateBackend } from './backend'
@@ -204,6 +204,22 @@ export function isLocked (target: HolderTarget, options?: IsLockedOptions): bool
   if (process.platform !== 'linux') throw unsupported('isLocked()')
   if (file === undefined) return false
   return conflicts(readProcLocks(), file.st, resolved === 'flock' ? 'flock' : 'fcntl', exclusive, range?.start ?? 0, range?.length ?? 0).length > 0
+}
+
+/**
+ * Adds who holds the lock to a busy or timeout error (message, heldBy,
+ * holderPids), when that can be told cheaply. Called on the error path only.
+ */
+export function withHolders<E extends LockBusyError | LockTimeoutError> (error: E, lock: { path: string, backend: string, mode: string, range?: { start: number, length: number } | undefined }, range = lock.range): E {
+  const held = describeHolders(lock.path, lock.backend as 'auto', lock.mode !== 'shared', range)
+  if (held === undefined) return error
+  const header = `${error.name}: ${error.message}`
+  error.message += ` (held by ${held.text})`
+  error.heldBy = held.text
+  error.holderPids = held.pids
+  // The stack was formatted with the old message: keep its frames, show the new one.
+  if (typeof error.stack === 'string' && error.stack.startsWith(header)) error.stack = `${error.name}: ${error.message}${error.stack.slice(header.length)}`
+  return error
 }
 
 /**

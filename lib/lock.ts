@@ -3,6 +3,7 @@
 // and can be bounded by a timeout or an AbortSignal.
 import { resolveBackend, validateBackend } from './backend'
 import { invalidArgType, LockBusyError, LockError, LockTimeoutError, UnsafeOptionsError } from './errors'
+import { describeHolders, withHolders } from './holders'
 import { debugLog, defaultLogger, type LogFields, type Logger } from './log'
 
 /** An option key for locks that are parts of a bigger one (ReaderWriterLock's bytes): they log nothing. */
@@ -121,7 +122,7 @@ export class Lock implements Disposable, AsyncDisposable {
   /** Acquires a lock and resolves to it held; busy and non-blocking rejects with LockBusyError. */
   static async acquire (path: string | URL, options?: LockOptions): Promise<Lock> {
     const lock = new Lock(path, options)
-    if (!await lock.acquire()) throw new LockBusyError(lock.path)
+    if (!await lock.acquire()) throw withHolders(new LockBusyError(lock.path), lock)
     return lock
   }
 
@@ -168,7 +169,7 @@ export class Lock implements Disposable, AsyncDisposable {
     } catch (error) {
       if (error instanceof LockTimeoutError) {
         this.#log('timed out', started)
-        throw new LockTimeoutError(this.path, timeout ?? 0)
+        throw withHolders(new LockTimeoutError(this.path, timeout ?? 0), this)
       }
       throw error
     }
@@ -291,7 +292,7 @@ export class Lock implements Disposable, AsyncDisposable {
       if (timeout !== undefined) {
         // Built now, so that its stack shows the caller.
         const timeoutError = new LockTimeoutError(this.path, timeout)
-        timer = setTimeout(() => stop(timeoutError, 'timed out'), timeout)
+        timer = setTimeout(() => stop(withHolders(timeoutError, this), 'timed out'), timeout)
       }
     })
   }
@@ -314,7 +315,10 @@ export class Lock implements Disposable, AsyncDisposable {
     }
     if (event === 'acquired') this.#heldSince = now
     const range = this.range === undefined ? '' : ` bytes ${this.range.start}+${this.range.length}`
-    debugLog(this.#logger, fields, `${this.label === undefined ? '' : `${this.label}: `}${event} ${this.mode} lock on ${this.path}${range}${timing}`)
+    // Busy: say who holds it (read only now, on this path, and only when logging).
+    const heldBy = event === 'busy' ? describeHolders(this.path, this.backend, this.mode === 'exclusive', this.range)?.text : undefined
+    if (heldBy !== undefined) (fields as LogFields & { heldBy?: string }).heldBy = heldBy
+    debugLog(this.#logger, fields, `${this.label === undefined ? '' : `${this.label}: `}${event} ${this.mode} lock on ${this.path}${range}${timing}${heldBy === undefined ? '' : ` (held by ${heldBy})`}`)
   }
 
 }

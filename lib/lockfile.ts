@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, readlinkSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fromNative, invalidArgType, invalidArgValue, LockError, LockTimeoutError, outOfRange } from './errors'
-import { holders, isFileHandle, setSinceLookup, type Holder } from './holders'
+import { holders, isFileHandle, setSinceLookup, withHolders, type Holder } from './holders'
 import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
 import {
@@ -273,7 +273,7 @@ export class LockFile implements Disposable {
     } catch (error) {
       throw this.#error(error, request)
     }
-    if (!this.#outcome(request, locked)) throw new LockTimeoutError(this.path, timeout ?? 0)
+    if (!this.#outcome(request, locked)) throw this.#timedOut(timeout ?? 0, request)
   }
 
   /**
@@ -294,7 +294,7 @@ export class LockFile implements Disposable {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (timeout === 0) return Promise.reject(new LockTimeoutError(this.path, 0))
+    if (timeout === 0) return Promise.reject(this.#timedOut(0, request))
     return this.#wait(request, timeout, signal)
   }
 
@@ -322,7 +322,7 @@ export class LockFile implements Disposable {
         return reject(error)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
-      if (timeout !== undefined) timer = setTimeout(() => stop(new LockTimeoutError(this.path, timeout)), timeout)
+      if (timeout !== undefined) timer = setTimeout(() => stop(this.#timedOut(timeout, request)), timeout)
     })
   }
 
@@ -456,6 +456,12 @@ export class LockFile implements Disposable {
     if (request.id === BACKEND_IDS.windows && this.#holds(request.key)) {
       throw new LockError('ERR_LOCK_CONVERSION', `Windows locks cannot be converted; unlock first: ${this.path}`, this.path)
     }
+  }
+
+  /** A LockTimeoutError that says who holds the lock, when that can be told cheaply. */
+  #timedOut (timeout: number, request: Request): LockTimeoutError {
+    const range = request.start === undefined ? undefined : { start: request.start, length: request.length ?? 0 }
+    return withHolders(new LockTimeoutError(this.path, timeout), { path: this.path, backend: request.backend, mode: mode(request), range })
   }
 
   #ensureOpen (): void {
