@@ -16,6 +16,7 @@ Exit status:
 export const RUN_HELP = `Usage:
  locksmith [options] <file> <command> [<argument>...]
  locksmith [options] <file> -c <command>
+ locksmith [options] <fd>
  locksmith status [--json] [<file>...]
  locksmith wrapper <command> [<argument>...]
 
@@ -25,6 +26,7 @@ Options:
  -s, --shared             get a shared lock
  -x, --exclusive          get an exclusive lock (default)
      --mode <mode>        'exclusive' or 'shared'
+ -u, --unlock             remove the lock (with <fd> only)
  -n, --nonblock           fail rather than wait
  -w, --timeout <secs>     wait at most this long (fractions allowed; 0 = -n)
  -E, --conflict-exit-code <number>
@@ -49,6 +51,8 @@ Options:
 
 A signal locksmith receives (INT, TERM, HUP, QUIT, USR1, USR2) is passed on to
 the command. Options end at the file name: what follows is the command.
+With <fd>, the lock is taken on a descriptor inherited from the caller
+(exec 9>file; locksmith -n 9) and stays with it after locksmith exits.
 Use './status' or '-- status' for a lock file named like a subcommand.
 ${EXIT_CODES_HELP}`
 
