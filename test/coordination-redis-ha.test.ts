@@ -252,6 +252,53 @@ describe('redis+sentinel: failover under load', { skip: sentinelCheck().skip }, 
     }
   })
 
+  it('replicas: a grant counts once the replica has it; without the replica the acquire fails and takes nothing', async () => {
+    const url = `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/mymaster/0`
+    await using safe = new Coordinator(url, { ...lease, replicas: 1 })
+    await using plain = new Coordinator(url, lease)
+    await safe.start()
+    await plain.start()
+    // The current replica is whichever server Sentinel does not name as master (a failover may
+    // have run before this test); wait until it is in sync.
+    const sentinel = new Redis(sentinels[0]?.port as number, '127.0.0.1')
+    const [, masterPort] = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster') as [string, string]
+    sentinel.disconnect()
+    const replicaServer = Number(masterPort) === primary.port ? replica : primary
+    const master = new Redis(Number(masterPort), '127.0.0.1')
+    try {
+      for (let i = 0; i < 150 && !/slave0:.*state=online/.test(await master.info('replication')); i++) await sleep(100)
+    } finally {
+      master.disconnect()
+    }
+    const lock = safe.getLock('replicated')
+    // Sentinel may still be reconfiguring the demoted server after an earlier failover (a short resync).
+    for (let i = 0; ; i++) {
+      try {
+        assert.equal(await lock.acquire({ timeout: 3000 }), true)
+        break
+      } catch (error) {
+        if (i >= 20 || !hasCode('ERR_COORDINATOR_REPLICATION')(error)) throw error
+        await sleep(250)
+      }
+    }
+    const token = lock.fencingToken as number
+    await lock.release()
+    replicaServer.pause()
+    try {
+      const started = performance.now()
+      await assert.rejects(lock.acquire({ blocking: false }), hasCode('ERR_COORDINATOR_REPLICATION'))
+      assert.ok(performance.now() - started < lease.leaseTtl, `${performance.now() - started} ms`)
+      assert.equal(lock.acquired, false)
+      // Given back: a member that does not wait for replicas takes it at once.
+      const other = plain.getLock('replicated')
+      assert.equal(await other.acquire({ blocking: false }), true)
+      assert.ok((other.fencingToken as number) > token)
+      await other.release()
+    } finally {
+      replicaServer.resume()
+    }
+  })
+
   it("accepts tooz's ?sentinel= form", async () => {
     const [first, ...rest] = sentinels
     const url = `redis://127.0.0.1:${first?.port as number}/0?sentinel=mymaster&${rest.map((s) => `sentinel_fallback=127.0.0.1:${s.port}`).join('&')}`

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
-import { CoordinationError, invalidArgType, LockLostError } from '../errors'
+import { CoordinationError, invalidArgType, invalidArgValue, LockLostError } from '../errors'
 import { debugLog, defaultLogger, type Logger } from '../log'
 import { formatName, type LockNameSpec } from '../template'
 import { Backoff } from './backoff'
@@ -81,8 +81,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.prefix = this.#settings.prefix
     this.agentId = this.#settings.agentId
     const { leaseTtl, heartbeat } = this.#settings
+    if (this.#settings.replicas > 0 && (this.backend !== 'redis' || this.#target.mode === 'cluster')) {
+      throw invalidArgValue('options.replicas', this.#settings.replicas, 'is for redis:// and redis+sentinel:// (one primary and its replicas)')
+    }
     const remote = this.backend === 'redis'
-      ? new RedisBackend(this.#target, leaseTtl)
+      ? new RedisBackend(this.#target, leaseTtl, this.#settings.replicas)
       : this.backend === 'postgresql'
         ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat)
         : this.backend === 'etcd' ? new EtcdBackend(this.#target.endpoints ?? [], leaseTtl) : undefined

@@ -22,7 +22,7 @@ export function acquireSettings (options: AcquireOptions | undefined): AcquireSe
 
 /** The keys of the Coordinator constructor's options (CoordinatorOptions plus `logger`). */
 export const COORDINATOR_OPTION_NAMES: readonly string[] = [
-  'prefix', 'agentId', 'heartbeat', 'initialReconnectBackoff', 'maxReconnectBackoff', 'leaseTtl', 'logger'
+  'prefix', 'agentId', 'heartbeat', 'initialReconnectBackoff', 'maxReconnectBackoff', 'leaseTtl', 'replicas', 'logger'
 ]
 
 /** Words of other coordination libraries (tooz, Redlock...) for the same settings. */
@@ -38,7 +38,10 @@ const COORDINATOR_OPTION_HINTS: Readonly<Record<string, string>> = {
   heartbeatInterval: 'heartbeat',
   heartbeat_interval: 'heartbeat',
   reconnectBackoff: 'initialReconnectBackoff',
-  log: 'logger'
+  log: 'logger',
+  minReplicas: 'replicas',
+  numReplicas: 'replicas',
+  wait: 'replicas'
 }
 
 function milliseconds (value: unknown, name: string, fallback: number, min: number): number {
@@ -71,7 +74,9 @@ export function coordinatorSettings (options: CoordinatorOptions | undefined): C
   if (heartbeat * 3 > leaseTtl) {
     throw outOfRange('options.heartbeat', `<= options.leaseTtl / 3 (${Math.floor(leaseTtl / 3)})`, heartbeat)
   }
-  return { prefix, agentId, memberId: prefix + agentId, heartbeat, leaseTtl, initialReconnectBackoff, maxReconnectBackoff }
+  const replicas = milliseconds(opts.replicas, 'options.replicas', 0, 0)
+  if (!Number.isInteger(replicas) || replicas > 64) throw outOfRange('options.replicas', 'an integer >= 0 and <= 64', replicas)
+  return { prefix, agentId, memberId: prefix + agentId, heartbeat, leaseTtl, initialReconnectBackoff, maxReconnectBackoff, replicas }
 }
 
 /** Lock names: non-empty strings without NUL. */

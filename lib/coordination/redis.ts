@@ -107,6 +107,8 @@ export class RedisBackend implements RemoteBackend {
   readonly #url: string
   readonly #target: BackendUrl
   readonly #db: number
+  /** Replicas that must acknowledge a grant (WAIT) before it counts. */
+  readonly #replicas: number
   #client: IoRedis | undefined
   #commands: Redis | Cluster | undefined
   #subscriber: Redis | Cluster | undefined
@@ -117,8 +119,9 @@ export class RedisBackend implements RemoteBackend {
   /** Ends the current connection as broken (set while connected). */
   #closed: ((reason?: Error) => void) | undefined
 
-  constructor (target: BackendUrl, leaseTtl: number) {
+  constructor (target: BackendUrl, leaseTtl: number, replicas = 0) {
     this.#target = target
+    this.#replicas = replicas
     this.#url = target.url.href
     this.#db = target.db ?? 0
     this.lease = leaseTtl
@@ -249,8 +252,25 @@ export class RedisBackend implements RemoteBackend {
 
   async tryAcquire (fullName: string, owner: string, _queue: boolean): Promise<TryResult> {
     const [won, value] = await this.#scripts().locksmithAcquire(lockKey(fullName), fenceKey(fullName), owner, this.lease)
-    if (won === 1) return { token: value }
+    if (won === 1) {
+      if (this.#replicas > 0) await this.#replicated(fullName, owner)
+      return { token: value }
+    }
     return { token: undefined, retryAfter: Math.max(0, value) }
+  }
+
+  /**
+   * WAIT until enough replicas have the grant (the lock key and the counter);
+   * a grant they did not all acknowledge in time is given back.
+   */
+  async #replicated (fullName: string, owner: string): Promise<void> {
+    const timeout = Math.max(1, Math.floor(this.lease / 3))
+    // The same connection as the grant: WAIT counts that connection's writes.
+    const acknowledged = Number(await (this.#connection() as Redis).call('WAIT', String(this.#replicas), String(timeout)))
+    if (acknowledged >= this.#replicas) return
+    await this.release(fullName, owner).catch(() => {})
+    throw new CoordinationError('ERR_COORDINATOR_REPLICATION',
+      `Only ${acknowledged} of the ${this.#replicas} replicas required acknowledged the grant of '${fullName}' within ${timeout} ms; it was given back`)
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {

@@ -59,6 +59,13 @@ export interface CoordinatorOptions {
   maxReconnectBackoff?: number
   /** How long a lock stays valid without a heartbeat, in milliseconds. Default 30000. */
   leaseTtl?: number
+  /**
+   * Redis only: a grant counts once this many replicas have acknowledged it
+   * (WAIT); otherwise it is given back and acquire() rejects with
+   * ERR_COORDINATOR_REPLICATION. With every replica counted, a failover cannot
+   * lose a grant or bring back a lower fencing token. Default 0.
+   */
+  replicas?: number
 }
 
 /** Settled options, all numbers in milliseconds. */
@@ -70,6 +77,7 @@ export interface CoordinatorSettings {
   initialReconnectBackoff: number
   maxReconnectBackoff: number
   leaseTtl: number
+  replicas: number
 }
 
 export interface ReconnectingEvent {
