@@ -352,17 +352,21 @@ export class PostgresServer {
   #child: ChildProcess | undefined
   readonly #entry = { emergencyStop: (): void => { this.#signalPostmaster('SIGQUIT'); rmSync(this.dir, { recursive: true, force: true }) } }
 
-  static async start (): Promise<PostgresServer> {
+  /** `durable`: fsync, synchronous commits and full page writes on, as in production (for measuring commit costs). */
+  static async start (options: { durable?: boolean } = {}): Promise<PostgresServer> {
     const initdb = findExecutable('initdb', postgresBinDirs())
     if (initdb === undefined) throw new Error('initdb not found (PATH, /usr/lib/postgresql/*/bin)')
-    const server = new PostgresServer(join(initdb, '..'), await freePort())
+    const server = new PostgresServer(join(initdb, '..'), await freePort(), options.durable === true)
     running.add(server.#entry)
     server.#run('initdb', ['-D', server.#data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-instructions'])
     await server.#spawn()
     return server
   }
 
-  private constructor (bin: string, port: number) {
+  readonly #durable: boolean
+
+  private constructor (bin: string, port: number, durable = false) {
+    this.#durable = durable
     this.#bin = bin
     this.port = port
     this.dir = mkdtempSync(join(tmpdir(), 'locksmith-pg-'))
@@ -391,7 +395,7 @@ export class PostgresServer {
   async #spawn (): Promise<void> {
     const [command, argv] = this.#command('postgres', [
       '-D', this.#data, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=40',
+      ...(this.#durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']), '-c', 'max_connections=40',
       '-c', 'shared_buffers=16MB', '-c', 'log_min_messages=warning'
     ])
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })

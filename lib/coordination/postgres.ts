@@ -32,8 +32,8 @@ SELECT $2, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM attemp
 ON CONFLICT (name) DO UPDATE SET token = GREATEST(f.token + 1, EXCLUDED.token)
 RETURNING token`
 
-const HELD = `SELECT classid::text || ':' || objid::text AS id FROM pg_locks
-WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`
+const HELD = `SELECT pg_backend_pid() AS pid, ARRAY(SELECT classid::text || ':' || objid::text FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()) AS ids`
 
 function loadClient (): Pg {
   let client: Pg
@@ -65,6 +65,7 @@ export class PostgresBackend implements RemoteBackend {
   readonly #url: string
   readonly #leaseTtl: number
   #lease: number | undefined
+  #backendPid: number | undefined
   #client: Client | undefined
   /** Key -> owner value of the holding this session has (advisory locks cannot tell our lock objects apart). */
   readonly #owners = new Map<string, string>()
@@ -113,8 +114,16 @@ export class PostgresBackend implements RemoteBackend {
       } else {
         this.#lease = undefined
       }
+      // The token upsert need not wait for its WAL flush: a commit lost in a crash
+      // takes its token back, and the clock floor (GREATEST with the time in
+      // microseconds) still puts the next token above it.
+      await client.query("SELECT set_config('synchronous_commit', 'off', false)")
       await this.#ensureTable(client)
       await client.query(`LISTEN ${CHANNEL}`)
+      // Session locks need one server session: a pooler in transaction mode
+      // (PgBouncer pool_mode=transaction) hands each statement to any backend.
+      // The backend's pid is checked on every heartbeat.
+      this.#backendPid = Number((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid)
     } catch (error) {
       await client.end().catch(() => {})
       // end() only half-closes the socket; a silent server would keep it open.
@@ -169,8 +178,13 @@ export class PostgresBackend implements RemoteBackend {
 
   async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
     // Any query keeps the session from going idle; this one also checks what the session holds.
-    const rows = (await this.#query<{ id: string }>(HELD)).rows
-    const held = new Set(rows.map((row) => row.id))
+    const row = (await this.#query<{ pid: number, ids: string[] }>(HELD)).rows[0]
+    if (Number(row?.pid) !== this.#backendPid) {
+      // Not the session the locks were taken in: they may be held by a pooled backend someone else now uses.
+      throw new CoordinationError('ERR_COORDINATOR_PROTOCOL', `The PostgreSQL session changed under the connection (backend ${String(row?.pid)}, was ${String(this.#backendPid)}): ` +
+        'a pooler in transaction mode (PgBouncer pool_mode=transaction) breaks session advisory locks; connect directly or use session pooling')
+    }
+    const held = new Set(row?.ids ?? [])
     return locks.map(({ fullName, owner }) => {
       const key = advisoryKey(fullName)
       return this.#owners.get(key.toString()) === owner && held.has(lockId(key))
