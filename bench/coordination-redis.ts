@@ -5,7 +5,8 @@
 // Also counts the Redis commands each hand-off cost (INFO total_commands_processed),
 // since a polling waiter buys latency with server load.
 //
-//   npm run bench:redis [-- --quick]
+//   npm run bench:redis [-- --quick] [-- --url redis://host:port/db]
+// Without --url it starts its own redis-server on a loopback port.
 import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { Coordinator } from '../lib/index'
@@ -53,9 +54,9 @@ async function locksmith (url: string): Promise<Contender> {
   }
 }
 
-async function redlockFamily (label: string, make: (client: Redis) => RedlockLike, port: number, wait: Record<string, number>): Promise<Contender> {
-  const clientA = new Redis(port, '127.0.0.1')
-  const clientB = new Redis(port, '127.0.0.1')
+async function redlockFamily (label: string, make: (client: Redis) => RedlockLike, url: string, wait: Record<string, number>): Promise<Contender> {
+  const clientA = new Redis(url)
+  const clientB = new Redis(url)
   const a = make(clientA)
   const b = make(clientB)
   return {
@@ -92,8 +93,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 async function main (): Promise<void> {
   const quick = process.argv.includes('--quick')
+  const urlAt = process.argv.indexOf('--url')
+  const given = urlAt > 0 ? process.argv[urlAt + 1] : undefined
   const { skip } = redisCheck()
-  if (skip !== false) {
+  if (skip !== false && given === undefined) {
     console.log(`coordination-redis benchmark skipped: ${skip}`)
     return
   }
@@ -102,19 +105,23 @@ async function main (): Promise<void> {
   const rounds = quick ? 6 : 24
   const cyclesPerRound = quick ? 40 : 80
   const handoffsPerRound = quick ? 2 : 3
-  const server = await RedisServer.start()
-  const probe = new Redis(server.port, '127.0.0.1')
-  const contenders: Contender[] = [await locksmith(server.url)]
+  const server = given === undefined ? await RedisServer.start() : undefined
+  const url = given ?? (server as RedisServer).url
+  const target = new URL(url)
+  const port = Number(target.port === '' ? 6379 : target.port)
+  const host = target.hostname
+  const probe = new Redis(url)
+  const contenders: Contender[] = [await locksmith(url)]
   // redlock 5's package exports hide its types from this project's module resolution.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Redlock = (require('redlock') as { default: new (clients: Redis[]) => RedlockLike }).default
   const forever = { retryCount: -1 }
-  contenders.push(await redlockFamily('redlock 5 (default retry 200 ms ± 200)', (c) => new Redlock([c]) as unknown as RedlockLike, server.port, forever))
-  contenders.push(await redlockFamily('redlock 5 (retry 10 ms, no jitter)', (c) => new Redlock([c]) as unknown as RedlockLike, server.port, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
+  contenders.push(await redlockFamily('redlock 5 (default retry 200 ms ± 200)', (c) => new Redlock([c]) as unknown as RedlockLike, url, forever))
+  contenders.push(await redlockFamily('redlock 5 (retry 10 ms, no jitter)', (c) => new Redlock([c]) as unknown as RedlockLike, url, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Redlock: Sesame } = require('@sesamecare-oss/redlock') as typeof import('@sesamecare-oss/redlock')
-    contenders.push(await redlockFamily('@sesamecare-oss/redlock (default retry)', (c) => new Sesame([c]) as unknown as RedlockLike, server.port, forever))
+    contenders.push(await redlockFamily('@sesamecare-oss/redlock (default retry)', (c) => new Sesame([c]) as unknown as RedlockLike, url, forever))
   } catch (error) {
     console.log(`@sesamecare-oss/redlock not available: ${(error as Error).message}`)
   }
@@ -151,10 +158,10 @@ async function main (): Promise<void> {
   } finally {
     for (const contender of contenders) await contender.close()
     probe.disconnect()
-    await server.stop()
+    await server?.stop()
   }
   const locksmithMedian = summary(cycles.get(contenders[0]?.name as string) as number[]).median
-  console.log(`\nredis-server on loopback; ${rounds} interleaved rounds, ${rounds * cyclesPerRound} cycles and ${rounds * handoffsPerRound} hand-offs each; Node ${process.version}\n`)
+  console.log(`\n${given === undefined ? 'redis-server on loopback' : `${host}:${port}`}; ${rounds} interleaved rounds, ${rounds * cyclesPerRound} cycles and ${rounds * handoffsPerRound} hand-offs each; Node ${process.version}\n`)
   console.log('| implementation | acquire+release median | p99 | vs locksmith | hand-off median | hand-off p99 | Redis commands per hand-off (30 ms wait) |')
   console.log('|---|---:|---:|---:|---:|---:|---:|')
   for (const contender of contenders) {

@@ -1,0 +1,211 @@
+// The Coordinator on every server backend, side by side in one run, plus
+// redlock on the same Redis:
+//   acquire+release  uncontended cycles on a free lock
+//   hand-off         B waits while A holds; time from A's release() call until B holds
+//   re-taking member A takes and gives back the lock in a tight loop; B (another
+//                    coordinator in this process) asks once: how long until B gets it
+// Servers: started here on loopback ports (PostgreSQL with fsync and synchronous
+// commits on), or given: --redis URL --etcd URL --postgres URL (each optional;
+// a backend whose server is neither given nor installed is left out).
+//
+//   npm run build && node dist/bench/coordination-backends.js [--quick]
+import { performance } from 'node:perf_hooks'
+import { Redis } from 'ioredis'
+import { Coordinator } from '../lib/index'
+import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
+
+const LEASE = 30_000
+const STARVED = 2000
+
+interface Pair {
+  wait: () => Promise<void>
+  releaseA: () => Promise<void>
+  releaseB: () => Promise<void>
+}
+
+interface Contender {
+  name: string
+  cycle: (key: string) => Promise<void>
+  handoff: (key: string) => Promise<Pair>
+  /** Longest wait (ms) of a second member while the first re-takes the lock back to back; STARVED if it never got it. */
+  retaking?: (key: string) => Promise<number>
+  close: () => Promise<void>
+}
+
+interface RedlockLike {
+  acquire: (resources: string[], duration: number, settings?: Record<string, number>) => Promise<{ release: () => Promise<unknown> }>
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function coordinator (name: string, url: string): Promise<Contender> {
+  const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
+  const b = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-b' })
+  await a.start()
+  await b.start()
+  return {
+    name,
+    cycle: async (key) => {
+      const lock = a.getLock(key)
+      await lock.acquire()
+      await lock.release()
+    },
+    handoff: async (key) => {
+      const held = a.getLock(key)
+      await held.acquire()
+      const waiter = b.getLock(key)
+      return {
+        wait: async () => { await waiter.acquire() },
+        releaseA: async () => { await held.release() },
+        releaseB: async () => { await waiter.release() }
+      }
+    },
+    retaking: async (key) => {
+      let stop = false
+      const lock = a.getLock(key)
+      const loop = (async () => {
+        for (let i = 0; i < 100_000 && !stop; i++) {
+          await lock.acquire()
+          await lock.release()
+        }
+      })()
+      await sleep(20)
+      const waiter = b.getLock(key)
+      const started = performance.now()
+      let waited = STARVED
+      try {
+        await waiter.acquire({ timeout: STARVED })
+        waited = performance.now() - started
+        await waiter.release()
+      } catch {}
+      stop = true
+      await loop
+      return waited
+    },
+    close: async () => { await a.stop(); await b.stop() }
+  }
+}
+
+async function redlock (label: string, url: string, wait: Record<string, number>): Promise<Contender> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Redlock = (require('redlock') as { default: new (clients: Redis[]) => RedlockLike }).default
+  const clientA = new Redis(url)
+  const clientB = new Redis(url)
+  const a = new Redlock([clientA])
+  const b = new Redlock([clientB])
+  return {
+    name: label,
+    cycle: async (key) => {
+      const lock = await a.acquire([key], LEASE)
+      await lock.release()
+    },
+    handoff: async (key) => {
+      const held = await a.acquire([key], LEASE)
+      let got: { release: () => Promise<unknown> } | undefined
+      return {
+        wait: async () => { got = await b.acquire([key], LEASE, wait) },
+        releaseA: async () => { await held.release() },
+        releaseB: async () => { await got?.release() }
+      }
+    },
+    close: async () => { clientA.disconnect(); clientB.disconnect() }
+  }
+}
+
+function summary (values: number[]): { median: number, p99: number, max: number } {
+  const sorted = [...values].sort((x, y) => x - y)
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number
+  return { median: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] as number }
+}
+
+function argument (name: string): string | undefined {
+  const at = process.argv.indexOf(name)
+  return at > 0 ? process.argv[at + 1] : undefined
+}
+
+async function main (): Promise<void> {
+  const quick = process.argv.includes('--quick')
+  const rounds = quick ? 4 : 12
+  const cyclesPerRound = quick ? 30 : 60
+  const handoffsPerRound = quick ? 2 : 3
+  const retakeTrials = quick ? 2 : 5
+  const stops: Array<() => Promise<void>> = []
+  const contenders: Contender[] = []
+  let redisUrl = argument('--redis')
+  let etcdUrl = argument('--etcd')
+  let pgUrl = argument('--postgres')
+  try {
+    if (redisUrl === undefined && redisCheck().skip === false) {
+      const server = await RedisServer.start()
+      stops.push(async () => await server.stop())
+      redisUrl = server.url
+    }
+    if (etcdUrl === undefined && etcdCheck().skip === false) {
+      const server = await EtcdServer.start()
+      stops.push(async () => await server.stop())
+      etcdUrl = server.url
+    }
+    if (pgUrl === undefined && postgresCheck().skip === false) {
+      const server = await PostgresServer.start({ durable: true })
+      stops.push(async () => await server.stop())
+      pgUrl = server.url
+    }
+    if (redisUrl !== undefined) contenders.push(await coordinator('locksmith redis://', redisUrl))
+    if (etcdUrl !== undefined) contenders.push(await coordinator('locksmith etcd://', etcdUrl))
+    if (pgUrl !== undefined) contenders.push(await coordinator('locksmith postgresql:// (fsync on)', pgUrl))
+    if (redisUrl !== undefined) {
+      contenders.push(await redlock('redlock 5 on the same Redis (retry 10 ms)', redisUrl, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
+    }
+    const cycles = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const handoffs = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const retakes = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    for (const contender of contenders) for (let i = 0; i < 30; i++) await contender.cycle(`warm-${i % 5}`)
+    for (let round = 0; round < rounds; round++) {
+      for (const contender of contenders) {
+        const samples = cycles.get(contender.name) as number[]
+        for (let i = 0; i < cyclesPerRound; i++) {
+          const started = performance.now()
+          await contender.cycle(`cycle-${contender.name}`)
+          samples.push((performance.now() - started) * 1000)
+        }
+        for (let i = 0; i < handoffsPerRound; i++) {
+          const pair = await contender.handoff(`handoff-${round}-${i}-${contender.name}`)
+          let heldAt = 0
+          const waiting = pair.wait().then(() => { heldAt = performance.now() })
+          await sleep(30)
+          const releasedAt = performance.now()
+          await pair.releaseA()
+          await waiting
+          ;(handoffs.get(contender.name) as number[]).push(heldAt - releasedAt)
+          await pair.releaseB()
+        }
+      }
+    }
+    for (let trial = 0; trial < retakeTrials; trial++) {
+      for (const contender of contenders) {
+        if (contender.retaking !== undefined) (retakes.get(contender.name) as number[]).push(await contender.retaking(`retake-${trial}-${contender.name}`))
+      }
+    }
+    console.log(`\nOne run, backends interleaved; ${rounds * cyclesPerRound} cycles, ${rounds * handoffsPerRound} hand-offs, ${retakeTrials} re-taking trials each; Node ${process.version}\n`)
+    console.log('| backend | acquire+release median | p99 | hand-off median | hand-off p99 | longest wait beside a re-taking member (median / worst of trials) |')
+    console.log('|---|---:|---:|---:|---:|---:|')
+    for (const contender of contenders) {
+      const cycle = summary(cycles.get(contender.name) as number[])
+      const handoff = summary(handoffs.get(contender.name) as number[])
+      const retake = retakes.get(contender.name) as number[]
+      const starved = retake.filter((ms) => ms >= STARVED).length
+      const retakeText = retake.length === 0
+        ? '–'
+        : `${summary(retake).median.toFixed(1)} / ${summary(retake).max.toFixed(1)} ms${starved > 0 ? ` (no lock within ${STARVED} ms in ${starved} of ${retake.length})` : ''}`
+      console.log(`| ${contender.name} | ${cycle.median.toFixed(0)} µs | ${cycle.p99.toFixed(0)} µs | ${handoff.median.toFixed(2)} ms | ${handoff.p99.toFixed(2)} ms | ${retakeText} |`)
+    }
+  } finally {
+    for (const contender of contenders) await contender.close()
+    for (const stop of stops) await stop()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
