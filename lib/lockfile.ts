@@ -62,12 +62,34 @@ const REQUEST_HINTS = {
 
 // A LockFile dropped without close() still closes its file once it is
 // collected, as a descriptor object would. close() unregisters it.
-/** This thread's open LockFiles by descriptor, so that holders() can tell when their locks were granted. */
-const openByFd = new Map<number, WeakRef<LockFile>>()
+/**
+ * What a LockFile holds and since when. A plain record, so that the map below
+ * can keep it without keeping the LockFile: a WeakRef would keep each
+ * LockFile alive until the current job ends, and a loop of lock cycles that
+ * never yields would grow without bound.
+ */
+interface HeldState {
+  readonly backend: Backend
+  /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
+  whole: LockMode | undefined
+  /** When the whole-file lock was granted (Date.now()). */
+  wholeSince: number
+  /** What it holds on byte ranges: range key -> mode. */
+  readonly held: Map<string, LockMode>
+  rangeSince: Map<string, number> | undefined
+}
+
+/** This thread's open lock files by descriptor, so that holders() can tell when their locks were granted. */
+const heldByFd = new Map<number, HeldState>()
+
+function forget (fd: number, state: HeldState): void {
+  if (heldByFd.get(fd) === state) heldByFd.delete(fd)
+}
 
 // A LockFile from fromFd(fd, { autoClose: true }) dropped without close()
 // closes its descriptor once collected; a borrowed one is only forgotten.
-const closeAdoptedWhenCollected = new FinalizationRegistry<{ id: number, fd: number }>(({ id, fd }) => {
+const closeAdoptedWhenCollected = new FinalizationRegistry<{ id: number, fd: number, state: HeldState }>(({ id, fd, state }) => {
+  forget(fd, state)
   try { native.close(id) } catch {}
   try { closeSync(fd) } catch {}
 })
@@ -92,7 +114,8 @@ function descriptorLabel (fd: number): string {
   return `fd ${fd}`
 }
 
-const closeWhenCollected = new FinalizationRegistry<number>((id) => {
+const closeWhenCollected = new FinalizationRegistry<{ id: number, fd: number, state: HeldState }>(({ id, fd, state }) => {
+  forget(fd, state)
   try {
     native.close(id)
   } catch {
@@ -121,13 +144,7 @@ export class LockFile implements Disposable {
   /** The open file's id in the addon's table. */
   readonly #id: number
   #closed = false
-  /** What this descriptor holds on byte ranges: range key -> mode. */
-  readonly #held = new Map<string, LockMode>()
-  /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
-  #whole: LockMode | undefined
-  /** When the whole-file lock, and each range's, was granted (Date.now()), for holders(). */
-  #wholeSince = 0
-  #rangeSince: Map<string, number> | undefined
+  readonly #state: HeldState
   /** The descriptor, under which holders() finds this object (-1 on Windows). */
   #fd = -1
   /** From fromFd(): 'borrowed' (close() unlocks and forgets it) or 'owned' (close() also closes it). */
@@ -201,21 +218,21 @@ export class LockFile implements Disposable {
     file.#adoptedFd = number
     if (autoClose) {
       closeWhenCollected.unregister(file)
-      closeAdoptedWhenCollected.register(file, { id, fd: number }, file)
+      closeAdoptedWhenCollected.register(file, { id, fd: file.#fd, state: file.#state }, file)
     }
     return file
   }
 
   static {
     setSinceLookup((fd, kind, exclusive, start, length) => {
-      const file = openByFd.get(fd)?.deref()
-      if (file === undefined || file.#closed) return undefined
+      const state = heldByFd.get(fd)
+      if (state === undefined) return undefined
       const wanted: LockMode = exclusive ? 'exclusive' : 'shared'
-      const whole = file.#whole === wanted && start === 0 && length === 0 && resolveBackend(file.backend, undefined) === kind
-      if (whole) return file.#wholeSince
+      const whole = state.whole === wanted && start === 0 && length === 0 && resolveBackend(state.backend, undefined) === kind
+      if (whole) return state.wholeSince
       const key = `${start}+${length}`
-      if (file.#held.get(key) !== wanted || resolveBackend(file.backend, { start, length }) !== kind) return undefined
-      return file.#rangeSince?.get(key)
+      if (state.held.get(key) !== wanted || resolveBackend(state.backend, { start, length }) !== kind) return undefined
+      return state.rangeSince?.get(key)
     })
   }
 
@@ -225,9 +242,10 @@ export class LockFile implements Disposable {
     this.#id = id
     this.#wholeExclusive = wholeFileRequest(backend, true)
     this.#wholeShared = wholeFileRequest(backend, false)
-    closeWhenCollected.register(this, id, this)
     this.#fd = native.fd(id)
-    if (this.#fd >= 0) openByFd.set(this.#fd, new WeakRef(this))
+    this.#state = { backend, whole: undefined, wholeSince: 0, held: new Map(), rangeSince: undefined }
+    if (this.#fd >= 0) heldByFd.set(this.#fd, this.#state)
+    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state }, this)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
@@ -236,7 +254,7 @@ export class LockFile implements Disposable {
 
   /** The mode held on a range (or the whole file), if any. */
   heldMode (range?: ByteRange): LockMode | undefined {
-    return range === undefined ? this.#whole : this.#held.get(`${range.start}+${range.length}`)
+    return range === undefined ? this.#state.whole : this.#state.held.get(`${range.start}+${range.length}`)
   }
 
   /** One attempt: true if locked, false if someone else holds a conflicting lock. */
@@ -354,7 +372,7 @@ export class LockFile implements Disposable {
       throw this.#error(error, request)
     }
     // A flock conversion drops the old lock as the wait starts.
-    if (request.backend === 'flock' && this.#whole !== undefined && this.#whole !== mode(request)) this.#whole = undefined
+    if (request.backend === 'flock' && this.#state.whole !== undefined && this.#state.whole !== mode(request)) this.#state.whole = undefined
     this.#failWait = (error) => {
       if (settled) return
       settled = true
@@ -382,8 +400,8 @@ export class LockFile implements Disposable {
         throw fromNative(error)
       }
     }
-    if (request.key === WHOLE_FILE) this.#whole = undefined
-    else this.#held.delete(request.key)
+    if (request.key === WHOLE_FILE) this.#state.whole = undefined
+    else this.#state.held.delete(request.key)
   }
 
   /**
@@ -413,11 +431,11 @@ export class LockFile implements Disposable {
   close (): void {
     if (this.#closed) throw new LockError('EBADF', `Lock file already closed: ${this.path}`, this.path)
     this.#closed = true
-    if (openByFd.get(this.#fd)?.deref() === this) openByFd.delete(this.#fd)
+    forget(this.#fd, this.#state)
     // A borrowed descriptor stays open, and so would its locks: give them back.
     if (this.#adopted === 'borrowed') this.#unlockAll()
-    this.#held.clear()
-    this.#whole = undefined
+    this.#state.held.clear()
+    this.#state.whole = undefined
     closeWhenCollected.unregister(this)
     closeAdoptedWhenCollected.unregister(this)
     const failWait = this.#failWait
@@ -435,11 +453,11 @@ export class LockFile implements Disposable {
   /** Cancels a wait in progress (a grant in the race is given back) and unlocks everything held. */
   #unlockAll (): void {
     try { native.cancel(this.#id) } catch {}
-    if (this.#whole !== undefined) {
+    if (this.#state.whole !== undefined) {
       const request = this.#wholeExclusive
       try { native.unlock(this.#id, request.id, request.start, request.length) } catch {}
     }
-    for (const key of this.#held.keys()) {
+    for (const key of this.#state.held.keys()) {
       const [start, length] = key.split('+').map(Number) as [number, number]
       const backend = resolveBackend(this.backend, { start, length })
       try { native.unlock(this.#id, BACKEND_IDS[backend], start, length) } catch {}
@@ -476,7 +494,7 @@ export class LockFile implements Disposable {
    */
   #outcome (request: Request, locked: boolean): boolean {
     if (locked) this.#hold(request)
-    else if (request.backend === 'flock') this.#whole = undefined
+    else if (request.backend === 'flock') this.#state.whole = undefined
     return locked
   }
 
@@ -496,16 +514,16 @@ export class LockFile implements Disposable {
   }
 
   #holds (key: string): boolean {
-    return key === WHOLE_FILE ? this.#whole !== undefined : this.#held.has(key)
+    return key === WHOLE_FILE ? this.#state.whole !== undefined : this.#state.held.has(key)
   }
 
   #hold (request: Request): void {
     if (request.key === WHOLE_FILE) {
-      this.#whole = mode(request)
-      this.#wholeSince = Date.now()
+      this.#state.whole = mode(request)
+      this.#state.wholeSince = Date.now()
     } else {
-      this.#held.set(request.key, mode(request))
-      ;(this.#rangeSince ??= new Map()).set(request.key, Date.now())
+      this.#state.held.set(request.key, mode(request))
+      ;(this.#state.rangeSince ??= new Map()).set(request.key, Date.now())
     }
   }
 
