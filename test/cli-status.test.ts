@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { Holder, isLinux, tempDir } from './helpers'
+import { Holder, isLinux, tempDir, waitFor } from './helpers'
 import { CHILD, Running, runTool } from './fixtures/cli-helpers'
 import type { LockStatus } from '../lib/lock-table'
 
@@ -31,16 +31,6 @@ function python (path: string, kind: 'lockf' | 'ofd', shared: boolean, start: nu
     ? 'import fcntl,sys,time\nf=open(sys.argv[1],"a+")\nfcntl.lockf(f,fcntl.LOCK_SH if sys.argv[2]=="1" else fcntl.LOCK_EX,int(sys.argv[4]),int(sys.argv[3]))\nprint("ready",flush=True)\ntime.sleep(60)\n'
     : 'import fcntl,struct,sys,time\nf=open(sys.argv[1],"a+")\nt=fcntl.F_RDLCK if sys.argv[2]=="1" else fcntl.F_WRLCK\nfcntl.fcntl(f,38,struct.pack("hhqqi",t,0,int(sys.argv[3]),int(sys.argv[4]),0))\nprint("ready",flush=True)\ntime.sleep(60)\n'
   return spawn('python3', ['-c', script, path, shared ? '1' : '0', String(start), String(length)], { stdio: ['ignore', 'pipe', 'inherit'] })
-}
-
-async function waitFor<T> (probe: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 describe('locksmith status', { skip: !haveFlock && 'needs Linux /proc/locks and util-linux flock(1)' }, () => {

@@ -162,3 +162,14 @@ export function holdWithPython (path: string, kind: 'lockf' | 'ofd', shared = fa
     : 'import fcntl,struct,sys,time\nf=open(sys.argv[1],"a+")\nt=fcntl.F_RDLCK if sys.argv[2]=="1" else fcntl.F_WRLCK\nfcntl.fcntl(f, 38, struct.pack("hhqqi", t, 0, int(sys.argv[3]), int(sys.argv[4]), 0))\nprint("locked", flush=True)\ntime.sleep(60)\n'
   return holdWith('python3', ['-c', script, path, shared ? '1' : '0', String(start), String(length)])
 }
+
+/** Polls `probe` every 25 ms until it gives a value (for conditions in another process that nothing announces). */
+export async function waitFor<T> (probe: () => T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}

@@ -8,7 +8,7 @@ import { open as openHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { holders, isLocked, LockFile, Lock, type Holder } from '../lib/index'
-import { Holder as HolderProcess, isLinux, pythonCanLock, tempDir } from './helpers'
+import { Holder as HolderProcess, isLinux, pythonCanLock, tempDir, waitFor } from './helpers'
 import { CHILD, Running } from './fixtures/cli-helpers'
 
 const haveFlock = isLinux && spawnSync('flock', ['--version']).status === 0
@@ -35,16 +35,6 @@ async function lineFrom (child: ChildProcess, text: string): Promise<void> {
     if (seen.includes(text)) return
   }
   throw new Error(`no '${text}' from ${child.pid}`)
-}
-
-async function waitFor<T> (probe: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-linux flock(1)' }, () => {
