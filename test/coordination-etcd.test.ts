@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
 import { Coordinator, CoordinationError } from '../lib/index'
-import { conformance, Member, pausedHolderLosesLock } from './coordination-suite'
+import { conformance, Member, pausedHolderLosesLock, retakingMemberYields } from './coordination-suite'
 import { sleep } from './helpers'
 import { etcdCheck, EtcdServer } from './servers'
 
@@ -52,6 +52,13 @@ describe('etcd', { skip }, () => {
       } finally {
         await Promise.all(waiters.map(async (c) => await c.stop()))
       }
+    })
+  })
+
+  describe('etcd: fairness', () => {
+    it('serves a waiting member in turn while another re-takes the lock back to back', async () => {
+      const waits = await retakingMemberYields(server.url, lease, 2000)
+      assert.ok(Math.max(...waits) < 2000, waits.join(' '))
     })
   })
 

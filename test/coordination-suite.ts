@@ -112,6 +112,45 @@ export async function releaseWakesWaiter (url: string, options: CoordinatorOptio
 }
 
 /**
+ * Fairness between members: while one coordinator takes and gives back a lock
+ * in a tight loop, another (same process, separate connection) that asks gets
+ * it within `bound` ms, every time.
+ */
+export async function retakingMemberYields (url: string, options: CoordinatorOptions, bound: number, trials = 5): Promise<number[]> {
+  await using greedy = new Coordinator(url, { ...options, agentId: 'greedy' })
+  await using patient = new Coordinator(url, { ...options, agentId: 'patient' })
+  await greedy.start()
+  await patient.start()
+  const waits: number[] = []
+  for (let trial = 0; trial < trials; trial++) {
+    const name = `retake-${trial}-${process.pid}`
+    let stop = false
+    let cycles = 0
+    const lock = greedy.getLock(name)
+    const loop = (async () => {
+      for (let i = 0; i < 100_000 && !stop; i++) {
+        await lock.acquire()
+        cycles++
+        await lock.release()
+      }
+    })()
+    await sleep(100)
+    const waiter = patient.getLock(name)
+    const started = performance.now()
+    try {
+      assert.equal(await waiter.acquire({ timeout: bound }), true)
+      waits.push(performance.now() - started)
+      await waiter.release()
+    } finally {
+      stop = true
+      await loop
+    }
+    assert.ok(cycles >= 2, `the greedy member ran only ${cycles} cycles`)
+  }
+  return waits
+}
+
+/**
  * Fault test for the lease-based backends: a member paused (SIGSTOP) past its
  * lease loses the lock to another member, whose token is higher; resumed, it
  * learns it (signal aborted, lockLost, not owner) and its release deletes nothing.

@@ -284,7 +284,7 @@ export class RemoteLock implements LeasedLock {
 
   /** A waiter that gave up leaves the server's queue, so the ones behind it are not held up. */
   #leaveQueue (owner: string): void {
-    if (!this.#session.connected) return // a queue entry dies with its lease or session
+    // While disconnected the backend remembers it and leaves after the reconnect.
     this.#backend.leave?.(this.fullName, owner).catch(noop)
   }
 
