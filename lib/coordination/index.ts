@@ -157,16 +157,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   }
 
   /**
-   * The W3C Web Locks API (navigator.locks' interface) over this coordinator's
-   * backend: exclusive everywhere, shared on file:// only (elsewhere
-   * NotSupportedError). The callback's Lock also has `fencingToken` and
-   * `signal` (aborted if the lock is lost). Loaded on first use.
-   */
-  get locks (): import('../weblocks/index').LockManager {
-    return (require('../weblocks/coordinator') as typeof import('../weblocks/coordinator')).coordinatorLocks(this)
-  }
-
-  /**
    * Inside a function run by this coordinator's synchronized(): the lock held
    * for the call (the one named `name` when it takes several), to read its
    * `fencingToken` and pass its `signal` on. Undefined elsewhere.
