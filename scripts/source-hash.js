@@ -22,5 +22,10 @@ function sourceHash (platform = process.platform, root = join(__dirname, '..')) 
 /** Every native source file, for the test that checks none is left out of the hash. */
 const ALL_FILES = [...COMMON, 'src/lock_unix.cc', ...Object.values(PLATFORM_FILE)]
 
-module.exports = { sourceHash, ALL_FILES }
+/** The files one platform compiles (scripts/prebuilds.sh): the hashed .cc files. */
+function sourceFiles (platform) {
+  return [...COMMON, PLATFORM_FILE[platform] ?? 'src/lock_unix.cc'].filter((file) => file.endsWith('.cc'))
+}
+
+module.exports = { sourceHash, sourceFiles, ALL_FILES }
 if (require.main === module) process.stdout.write(sourceHash(process.argv[2]))

@@ -31,7 +31,9 @@ describe('prebuilds', () => {
   })
 
   test('the committed prebuild for this platform matches the sources', () => {
-    const prebuild = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'locksmith.node')
+    // The file node-gyp-build picks here: on musl (Alpine, or LIBC=musl) the tagged one.
+    const musl = process.platform === 'linux' && (process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc')) === 'musl'
+    const prebuild = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, musl ? 'locksmith.musl.node' : 'locksmith.node')
     assert.ok(existsSync(prebuild), `missing ${prebuild}`)
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const loaded = require(prebuild) as { sourceHash: string }

@@ -71,13 +71,15 @@ describe('ReaderWriterLock', () => {
     const path = newPath()
     const until = Date.now() + 6000
     const readers = [0, 1, 2].map(() => fork(scenarios, ['reader', path, '40', String(until)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+    // Listened for from the start: on a slow machine (qemu) a reader can end before the writer is done.
+    const exited = readers.map((reader) => once(reader, 'exit'))
     await Promise.all(readers.map((reader) => once(reader, 'message')))
     await sleep(300) // the readers are now overlapping continuously
     const rw = new ReaderWriterLock(path)
     const write = await rw.write()
     write.release()
     const readersStillRunning = Date.now() < until
-    await Promise.all(readers.map((reader) => once(reader, 'exit')))
+    await Promise.all(exited)
     assert.ok(readersStillRunning, 'the writer got in while the readers were still reading')
   })
 })
