@@ -4,6 +4,8 @@
 //   baseline clock                                     CLOCK_MONOTONIC now, in ns
 //   baseline try     KIND PATH BATCHES BATCH           try-lock + unlock on an open file (ns/op per batch)
 //   baseline cycle   KIND PATH BATCHES BATCH           open + try-lock + unlock + close (ns/op per batch)
+//   baseline checked KIND PATH BATCHES BATCH           the same with the check a Lock makes after locking:
+//                                                      fstat + stat, the path still names the locked file
 //   baseline handoff KIND PATH ROUNDS MIN_US MAX_US    two processes pass the lock back and forth (ns per hand-off)
 //   baseline counter KIND PATH COUNTER START_NS END_NS increment a counter file under the lock until END_NS
 //   baseline hold    KIND PATH                         take the lock, print "held", keep it until stdin closes
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,14 +87,22 @@ static void sleep_us(long us) {
   sleep_until(now_ns() + (int64_t)us * 1000);
 }
 
-// try / cycle: per-op nanoseconds of each batch, on one line.
-static int run_micro(int cycle, enum kind kind, const char *path, long batches, long batch) {
+// The check after the grant: the open file is linked and the path names it.
+static int is_current(int fd, const char *path) {
+  struct stat opened, named;
+  if (fstat(fd, &opened) != 0 || stat(path, &named) != 0) return 0;
+  return opened.st_nlink > 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+}
+
+// try / cycle / checked: per-op nanoseconds of each batch, on one line.
+static int run_micro(int cycle, int checked, enum kind kind, const char *path, long batches, long batch) {
   int fd = cycle ? -1 : open_lock_file(path);
   for (long b = 0; b < batches; b++) {
     int64_t start = now_ns();
     for (long i = 0; i < batch; i++) {
       if (cycle) fd = open_lock_file(path);
       if (lock_fd(fd, kind, 0) != 0) die("lock");
+      if (checked && !is_current(fd, path)) die("check");
       if (unlock_fd(fd, kind) != 0) die("unlock");
       if (cycle) close(fd);
     }
@@ -267,14 +278,15 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: baseline clock | try|cycle|handoff|counter|hold|cancel KIND PATH ...\n");
+    fprintf(stderr, "usage: baseline clock | try|cycle|checked|handoff|counter|hold|cancel KIND PATH ...\n");
     return 2;
   }
   const char *command = argv[1];
   enum kind kind = parse_kind(argv[2]);
   const char *path = argv[3];
-  if ((strcmp(command, "try") == 0 || strcmp(command, "cycle") == 0) && argc == 6) {
-    return run_micro(command[0] == 'c', kind, path, atol(argv[4]), atol(argv[5]));
+  if ((strcmp(command, "try") == 0 || strcmp(command, "cycle") == 0 || strcmp(command, "checked") == 0) && argc == 6) {
+    int checked = strcmp(command, "checked") == 0;
+    return run_micro(command[0] == 'c', checked, kind, path, atol(argv[4]), atol(argv[5]));
   }
   if (strcmp(command, "handoff") == 0 && argc == 7) {
     return run_handoff(kind, path, atol(argv[4]), atol(argv[5]), atol(argv[6]));

@@ -120,7 +120,11 @@ export async function scenario2 (context: Context): Promise<ScenarioResult> {
         return async () => { await lock(); await unlock() }
       }
     },
-    cCase(context.baseline, 'c-flock', 'C open + flock + flock(LOCK_UN) + close', (batches, batch) => ['cycle', 'flock', file('c-flock'), String(batches), String(batch)])
+    cCase(context.baseline, 'c-flock', 'C open + flock + flock(LOCK_UN) + close', (batches, batch) => ['cycle', 'flock', file('c-flock'), String(batches), String(batch)]),
+    {
+      ...cCase(context.baseline, 'c-flock-checked', 'C open + flock + fstat + stat + flock(LOCK_UN) + close', (batches, batch) => ['checked', 'flock', file('c-checked'), String(batches), String(batch)]),
+      note: 'the system calls of a Lock: the C cycle plus the check that the path still names the locked file'
+    }
   ]
   const result = await microScenario({
     id: 's2',

@@ -69,6 +69,10 @@ export function refuseUnsafeRemoval (removeOnRelease: boolean, mode: LockMode, r
   if (range !== undefined) throw new UnsafeOptionsError(`removeOnRelease cannot be used with a byte range: other ranges of ${path} may be held when it is unlinked`)
 }
 
+/** What a Lock made without options uses (validating an absent options object gives these). */
+const DEFAULT_SLOT_OPTIONS: SlotOptions = Object.freeze({ backend: 'auto', range: undefined, noFollow: false, permissions: 0o644, mkdirs: false })
+const DEFAULT_SETTINGS: Settings = Object.freeze({ blocking: true, signal: undefined })
+
 export class Lock implements Disposable, AsyncDisposable {
   readonly path: string
   readonly mode: LockMode
@@ -92,6 +96,20 @@ export class Lock implements Disposable, AsyncDisposable {
   /** Opens nothing until asked. */
   constructor (path: string | URL, options?: LockOptions) {
     this.path = validatePath(path)
+    if (options === undefined) { // the common case, without the checks of absent options
+      this.mode = 'exclusive'
+      this.backend = 'auto'
+      this.range = undefined
+      this.label = undefined
+      this.#logger = defaultLogger
+      this.removeOnRelease = false
+      this.#noFollow = false
+      this.#permissions = 0o644
+      this.#slotOptions = DEFAULT_SLOT_OPTIONS
+      this.#slotKey = slotKey(this.path, DEFAULT_SLOT_OPTIONS)
+      this.#defaults = DEFAULT_SETTINGS
+      return
+    }
     const opts = validateObject<LockOptions>(options, 'options')
     refuseUnknownKeys(opts, LOCK_OPTION_NAMES, 'options', LOCK_OPTION_HINTS)
     this.mode = validateMode(opts.mode, 'options.mode')
@@ -215,7 +233,7 @@ export class Lock implements Disposable, AsyncDisposable {
   }
 
   #getSlot (): Slot {
-    this.#slot = getSlot(this.#slotKey, this.#slotOptions)
+    this.#slot = getSlot(this.#slotKey, this.#slotOptions, this.#slot)
     return this.#slot
   }
 

@@ -123,6 +123,9 @@ const closeWhenCollected = new FinalizationRegistry<{ id: number, fd: number, st
   }
 })
 
+/** The name of LockFile's constructor from an id of the addon's table, for lib/slot.ts only. */
+export const fromTable = Symbol('locksmith.fromTable')
+
 /** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
 export const waitForLock = Symbol('locksmith.waitForLock')
 type WaitDone = (error: Error | null, current?: boolean) => void
@@ -223,10 +226,20 @@ export class LockFile implements Disposable {
     return file
   }
 
+  /** A LockFile for an entry the addon opened (openLockCheck), taken over as LockFile.open's would be. */
+  static [fromTable] (path: string, backend: Backend, id: number): LockFile {
+    return new LockFile(path, backend, id)
+  }
+
   static {
     setSinceLookup((fd, kind, exclusive, start, length) => {
       const state = heldByFd.get(fd)
-      if (state === undefined) return undefined
+      if (state === undefined) {
+        // A Lock's whole-file lock taken in one call, with no LockFile.
+        if (start !== 0 || length !== 0 || typeof native.grantedSince !== 'function') return undefined
+        const since = native.grantedSince(fd, BACKEND_IDS[kind], exclusive)
+        return since < 0 ? undefined : since
+      }
       const wanted: LockMode = exclusive ? 'exclusive' : 'shared'
       const whole = state.whole === wanted && start === 0 && length === 0 && resolveBackend(state.backend, undefined) === kind
       if (whole) return state.wholeSince

@@ -51,6 +51,17 @@ export interface NativeBinding {
   tryLockWhole (id: number, backend: number, exclusive: boolean): number
   /** Whole-file fast path: 0 or -errno (never throws). */
   unlockWhole (id: number, backend: number): number
+  /**
+   * A Lock's uncontended acquire in one call: opens, tries the whole-file lock
+   * and checks that the path still names the locked file (reopening a replaced
+   * one). id > 0 locked; -id busy (left open, to wait on); 0 anything else,
+   * nothing left open (repeat the full way, which throws in full). Never throws.
+   */
+  openLockCheck (path: string, noFollow: boolean, permissions: number, backend: number, exclusive: boolean): number
+  /** Unlocks the whole file, closes it and frees its entry (throws a system error if either call failed). */
+  unlockClose (id: number, backend: number): void
+  /** When openLockCheck took the whole-file lock this descriptor holds in that mode (ms since the epoch), or -1. */
+  grantedSince (fd: number, backend: number, exclusive: boolean): number
   backends: Record<BackendName, boolean>
   /** Hash of the native sources the binary was built from (scripts/source-hash.js). */
   sourceHash: string

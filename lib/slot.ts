@@ -6,8 +6,10 @@
 // constant number of native threads however many acquires are pending.
 import { resolve } from 'node:path'
 import { unlinkSync } from 'node:fs'
-import { WouldDeadlockError } from './errors'
-import { LockFile, waitForLock } from './lockfile'
+import { resolveBackend } from './backend'
+import { fromNative, WouldDeadlockError } from './errors'
+import { fromTable, LockFile, waitForLock } from './lockfile'
+import { BACKEND_IDS, native } from './native'
 import type { Backend, ByteRange, LockMode } from './validate'
 
 export interface SlotOptions {
@@ -65,18 +67,51 @@ function overlap (a: ByteRange | undefined, b: ByteRange | undefined): boolean {
   return aStart < bEnd && bStart < aEnd
 }
 
+const POSIX_PATHS = process.platform !== 'win32'
+
+/** Whether the addon has the one-call acquire and release (a binary built before them has not; no binary at all throws here). */
+const DIRECT = ((): boolean => {
+  try {
+    return typeof native.openLockCheck === 'function'
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * resolve(path), without its work for a path that is already absolute and
+ * normal (no `//`, no `.` or `..` segment, no trailing slash): the same
+ * string comes back, whose hash the slot map has then computed already.
+ */
+function absolutePath (path: string): string {
+  const length = path.length
+  if (!POSIX_PATHS || path.charCodeAt(0) !== 47 || path.charCodeAt(length - 1) === 47) return resolve(path)
+  for (let i = 0; i < length; i++) {
+    if (path.charCodeAt(i) !== 47) continue
+    const next = path.charCodeAt(i + 1)
+    if (next === 47 || next === 46) return resolve(path) // `//`, or a segment that starts with a dot
+  }
+  return path
+}
+
 /** Where a lock on `path` with these options is queued in this thread (see getSlot). */
 export function slotKey (path: string, options: SlotOptions): { key: string, absolute: string } {
-  const absolute = resolve(path)
+  const absolute = absolutePath(path)
+  // The common case is keyed by the path alone; no path contains the NUL that sets the others apart.
+  if (options.backend === 'auto' && options.range === undefined) return { key: absolute, absolute }
   const range = options.range === undefined ? '' : `${options.range.start}+${options.range.length}`
   return { key: `${options.backend}\0${absolute}\0${range}`, absolute }
 }
 
-/** The slot for a key from slotKey(), created when none is in use. */
-export function getSlot ({ key, absolute }: { key: string, absolute: string }, options: SlotOptions): Slot {
+/**
+ * The slot for a key from slotKey(), created when none is in use. `previous`:
+ * the slot the caller used last for this key, reused if it was dropped (an
+ * idle slot leaves the map and holds nothing).
+ */
+export function getSlot ({ key, absolute }: { key: string, absolute: string }, options: SlotOptions, previous?: Slot): Slot {
   let slot = slots.get(key)
   if (slot === undefined) {
-    slot = new Slot(key, absolute, options)
+    slot = previous?.idle === true ? previous : new Slot(key, absolute, options)
     slots.set(key, slot)
   }
   return slot
@@ -92,6 +127,14 @@ export class Slot {
   readonly path: string
   readonly #options: SlotOptions
   #file: LockFile | undefined
+  /**
+   * The whole-file lock an uncontended acquire took in one native call
+   * (openLockCheck), held by its id in the addon's table with no LockFile;
+   * released by one call too (unlockClose). 0 when there is none.
+   */
+  #direct = 0
+  /** The backend's id for those calls; -1 where they do not apply (posix shares a descriptor; byte ranges). */
+  readonly #directBackend: number
   /** With `posix`: the descriptor shared with this thread's other slots of the path. */
   #posix: PosixFile | undefined
   /** In-process holders of the kernel lock: several if shared, else at most one. */
@@ -105,6 +148,13 @@ export class Slot {
     this.#key = key
     this.path = path
     this.#options = options
+    const backend = DIRECT && options.range === undefined ? resolveBackend(options.backend, undefined) : 'posix'
+    this.#directBackend = backend === 'posix' ? -1 : BACKEND_IDS[backend]
+  }
+
+  /** Holds nothing, awaits nothing and has no file open. */
+  get idle (): boolean {
+    return this.#holders === 0 && this.#queue.length === 0 && this.#kernelWait === undefined && this.#file === undefined
   }
 
   /** Takes the lock if that needs no waiting; never jumps the queue. */
@@ -172,13 +222,29 @@ export class Slot {
     if (this.#holders === 0) return
     this.#holders--
     if (this.#holders > 0) return
-    const file = this.#file as LockFile
     const remove = removeFile && this.#queue.length === 0
     if (remove) {
       // Unlink only while holding the lock; waiters elsewhere notice the file
       // is gone when they get the lock, and retry on a fresh file.
       try { unlinkSync(this.path) } catch { /* already gone */ }
     }
+    const direct = this.#direct
+    if (direct !== 0) {
+      // Closed even when a waiter of this thread is next: it opens the file
+      // the path names by then.
+      this.#direct = 0
+      let failure: Error | undefined
+      try {
+        native.unlockClose(direct, this.#directBackend)
+      } catch (error) {
+        failure = fromNative(error)
+      }
+      this.#pump()
+      this.#dropIfIdle()
+      if (failure !== undefined) throw failure
+      return
+    }
+    const file = this.#file as LockFile
     file.unlock({ range: this.#options.range })
     if (remove) this.#closeFile()
     else this.#unclaim()
@@ -282,6 +348,19 @@ export class Slot {
   }
 
   #kernelTry (shared: boolean): KernelTry {
+    if (this.#directBackend >= 0 && this.#file === undefined) {
+      const { noFollow, permissions } = this.#options
+      const id = native.openLockCheck(this.path, noFollow, permissions, this.#directBackend, !shared)
+      if (id > 0) {
+        this.#direct = id
+        return 'locked'
+      }
+      if (id < 0) {
+        this.#file = LockFile[fromTable](this.path, this.#options.backend, -id)
+        return 'busy'
+      }
+      // 0: an error, or a directory to create: the full way below, which throws in full.
+    }
     for (;;) {
       const file = this.#openFile()
       if (!this.#claim()) return 'kept out'

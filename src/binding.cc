@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -134,6 +135,16 @@ LockRequest ReadRequest(const Napi::CallbackInfo& info, size_t at) {
   return request;
 }
 
+// A string argument as UTF-8 in one conversion for the usual length (a
+// std::string's own way asks V8 for the length first, then converts).
+std::string Utf8Argument(napi_env env, napi_value value) {
+  char buffer[1024];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, buffer, sizeof buffer, &length) != napi_ok) return std::string();
+  if (length + 1 < sizeof buffer) return std::string(buffer, length);
+  return Napi::String(env, value).Utf8Value();  // may have been cut short: the full way
+}
+
 struct Wait;
 
 // One open lock file, addressed from JavaScript by an integer id. It lives
@@ -147,7 +158,17 @@ struct OpenFile {
   bool read_only = false;  // opened read-only because read-write was refused
   bool owned = true;       // false for an adopted descriptor: never closed here
   Wait* wait = nullptr;    // the wait in progress, if any
+  // A whole-file lock taken by openLockCheck: when (ms since the epoch, as
+  // Date.now()) and how, for holders(); 0 when none is recorded.
+  double granted_ms = 0;
+  Backend granted_backend = Backend::Flock;
+  bool granted_exclusive = false;
 };
+
+double NowMs() {
+  using namespace std::chrono;
+  return static_cast<double>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
 
 // One asynchronous wait: a waiter thread and the thread-safe function that
 // brings its outcome to the JavaScript thread. Owned by that thread-safe
@@ -429,6 +450,90 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(info.Env(), result);
   }
 
+  // The uncontended acquire and release of a Lock, one call each.
+  // openLockCheck(path, noFollow, permissions, backend, exclusive) opens the
+  // file, tries the whole-file lock and checks that the path still names the
+  // locked file (a file replaced meanwhile is unlocked, closed and opened
+  // again). Returns the new id (> 0) when locked; -id when busy (the entry
+  // stays open for the caller to wait on); 0 for anything else, with nothing
+  // left open: JavaScript then repeats the full way (open, tryLock,
+  // isCurrent), which throws in full or creates missing directories. Never throws.
+  Napi::Value OpenLockCheck(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OpenFile entry;
+    entry.path = Utf8Argument(env, info[0]);
+    OpenOptions options{info[1].As<Napi::Boolean>().Value(), info[2].As<Napi::Number>().Int32Value()};
+    LockRequest request{};
+    request.backend = static_cast<Backend>(info[3].As<Napi::Number>().Int32Value());
+    request.exclusive = info[4].As<Napi::Boolean>().Value();
+    if (!BackendSupported(request.backend)) return Napi::Number::New(env, 0);
+    WholeFileRange(request.backend, &request.start, &request.length);
+    // Each retry means the file was replaced between open and lock; past a
+    // few, the full way loops on.
+    for (int attempt = 0; attempt < 8; attempt++) {
+      if (OpenLockFile(entry.path.c_str(), options, &entry.file, &entry.read_only) != 0) break;
+      int result = locksmith::TryLock(entry.file, request);
+      bool current = false;
+      int checked = result == 0 ? IsCurrentFile(entry.file, entry.path.c_str(), &current) : 0;
+      if (result == 0 && checked == 0 && current) {
+        entry.granted_ms = NowMs();
+        entry.granted_backend = request.backend;
+        entry.granted_exclusive = request.exclusive;
+        return Napi::Number::New(env, static_cast<double>(Insert(std::move(entry))));
+      }
+      if (result == kBusy) return Napi::Number::New(env, -static_cast<double>(Insert(std::move(entry))));
+      if (result == 0) locksmith::Unlock(entry.file, request);
+      CloseLockFile(entry.file);
+      if (result != 0 || checked != 0) break;  // an error (of the lock or of the check)
+    }
+    return Napi::Number::New(env, 0);
+  }
+
+  // unlockClose(id, backend): gives back the whole-file lock, closes the file
+  // and frees the entry (also when either call fails, which then throws).
+  void UnlockClose(const Napi::CallbackInfo& info) {
+    Backend backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+    OpenFile& file = Find(info, backend == Backend::Windows ? "UnlockFileEx" : LockSyscall(backend));
+    CancelWait(file);
+    LockRequest request{};
+    request.backend = backend;
+    WholeFileRange(backend, &request.start, &request.length);
+    int unlocked = locksmith::Unlock(file.file, request);
+    int closed = file.owned ? CloseLockFile(file.file) : 0;
+    std::string path = std::move(file.path);
+    files_.erase(info[0].As<Napi::Number>().Int64Value());
+    if (unlocked != 0) {
+      throw SystemError(info.Env(), unlocked, backend == Backend::Windows ? "UnlockFileEx" : LockSyscall(backend), path);
+    }
+    if (closed != 0) throw SystemError(info.Env(), closed, "close", path);
+  }
+
+  // grantedSince(fd, backend, exclusive) -> when openLockCheck took the
+  // whole-file lock that this descriptor holds in that mode (ms since the
+  // epoch), or -1. For holders(); a linear scan, off every locking path.
+  Napi::Value GrantedSince(const Napi::CallbackInfo& info) {
+    double since = -1;
+#ifndef _WIN32
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Backend backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
+    bool exclusive = info[2].As<Napi::Boolean>().Value();
+    for (const auto& [id, file] : files_) {
+      if (file.file == fd && file.granted_ms > 0 && file.granted_backend == backend &&
+          file.granted_exclusive == exclusive) {
+        since = file.granted_ms;
+        break;
+      }
+    }
+#endif
+    return Napi::Number::New(info.Env(), since);
+  }
+
+  int64_t Insert(OpenFile&& entry) {
+    int64_t id = next_id_++;
+    files_.emplace(id, std::move(entry));
+    return id;
+  }
+
   // The entry for info[0]; a closed or unknown id is EBADF, as a closed
   // descriptor would be.
   OpenFile& Find(const Napi::CallbackInfo& info, const char* syscall) {
@@ -472,6 +577,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod<&Addon::OpenCount>("openCount"),
                            InstanceMethod<&Addon::TryLockWhole>("tryLockWhole"),
                            InstanceMethod<&Addon::UnlockWhole>("unlockWhole"),
+                           InstanceMethod<&Addon::OpenLockCheck>("openLockCheck"),
+                           InstanceMethod<&Addon::UnlockClose>("unlockClose"),
+                           InstanceMethod<&Addon::GrantedSince>("grantedSince"),
                        });
 }
 
