@@ -69,7 +69,8 @@ describe('ReaderWriterLock', () => {
 
   test('no writer starvation: 3 reader processes with overlapping reads, the writer still gets in', { skip: !isLinux }, async () => {
     const path = newPath()
-    const until = Date.now() + 6000
+    // Under qemu (scripts/test-arm64.sh) starting three processes alone takes seconds.
+    const until = Date.now() + (process.env.LOCKSMITH_UNDER_QEMU === '1' ? 30_000 : 6000)
     const readers = [0, 1, 2].map(() => fork(scenarios, ['reader', path, '40', String(until)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
     // Listened for from the start: on a slow machine (qemu) a reader can end before the writer is done.
     const exited = readers.map((reader) => once(reader, 'exit'))
