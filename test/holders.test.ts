@@ -82,7 +82,8 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     await lineFrom(ofd, 'locked')
     const waiter = python(path, 'ofd', false, 120, 0) // blocked by the lockf lock
     cleanup.push(() => { waiter.kill() })
-    const found = await waitFor(() => { const h = holders(path); return h.some((x) => x.waiting) ? h : undefined })
+    await lineFrom(waiter, 'ready')
+    const found = await waitFor(() => { const h = holders(path); return h.some((x) => x.waiting) ? h : undefined }, 30_000)
     const posix = found.find((h) => h.kind === 'posix')
     assert.deepEqual(posix && { mode: posix.mode, start: posix.start, length: posix.length, pid: posix.pid, waiting: posix.waiting },
       { mode: 'exclusive', start: 100, length: 50, pid: lockf.pid, waiting: false })
