@@ -23,7 +23,9 @@ if ! command -v "$cxx" >/dev/null 2>&1 || ! command -v "$dlltool" >/dev/null 2>&
 fi
 
 # The thread model matters: waiter.cc uses std::mutex and std::condition_variable.
-if ! "$cxx" -v 2>&1 | grep -q 'Thread model: posix'; then
+# (Read into a variable first: with pipefail, grep -q closing the pipe early would fail the check.)
+compiler_info=$("$cxx" -v 2>&1)
+if ! grep -q 'Thread model: posix' <<<"$compiler_info"; then
   echo "build-win32: $cxx does not use the posix thread model" >&2
   exit 1
 fi
