@@ -335,7 +335,7 @@ export class Lock implements Disposable, AsyncDisposable {
     const range = this.range === undefined ? '' : ` bytes ${this.range.start}+${this.range.length}`
     // Busy: say who holds it (read only now, on this path, and only when logging).
     const heldBy = event === 'busy' ? describeHolders(this.path, this.backend, this.mode === 'exclusive', this.range)?.text : undefined
-    if (heldBy !== undefined) (fields as LogFields & { heldBy?: string }).heldBy = heldBy
+    if (heldBy !== undefined) fields.heldBy = heldBy
     debugLog(this.#logger, fields, `${this.label === undefined ? '' : `${this.label}: `}${event} ${this.mode} lock on ${this.path}${range}${timing}${heldBy === undefined ? '' : ` (held by ${heldBy})`}`)
   }
 

@@ -20,6 +20,8 @@ export interface LogFields {
   waitedMs?: number
   /** How long the lock was held, on 'released'. */
   heldMs?: number
+  /** Who holds it, on 'busy' (Linux, from /proc/locks). */
+  heldBy?: string
   pid: number
 }
 
