@@ -13,28 +13,9 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { Coordinator } from '../lib/index'
 import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
+import { LEASE, redlockContender, type Contender, type RedlockLike } from './redlock-contender'
 
-const LEASE = 30_000
 const STARVED = 2000
-
-interface Pair {
-  wait: () => Promise<void>
-  releaseA: () => Promise<void>
-  releaseB: () => Promise<void>
-}
-
-interface Contender {
-  name: string
-  cycle: (key: string) => Promise<void>
-  handoff: (key: string) => Promise<Pair>
-  /** Longest wait (ms) of a second member while the first re-takes the lock back to back; STARVED if it never got it. */
-  retaking?: (key: string) => Promise<number>
-  close: () => Promise<void>
-}
-
-interface RedlockLike {
-  acquire: (resources: string[], duration: number, settings?: Record<string, number>) => Promise<{ release: () => Promise<unknown> }>
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -89,27 +70,7 @@ async function coordinator (name: string, url: string): Promise<Contender> {
 async function redlock (label: string, url: string, wait: Record<string, number>): Promise<Contender> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Redlock = (require('redlock') as { default: new (clients: Redis[]) => RedlockLike }).default
-  const clientA = new Redis(url)
-  const clientB = new Redis(url)
-  const a = new Redlock([clientA])
-  const b = new Redlock([clientB])
-  return {
-    name: label,
-    cycle: async (key) => {
-      const lock = await a.acquire([key], LEASE)
-      await lock.release()
-    },
-    handoff: async (key) => {
-      const held = await a.acquire([key], LEASE)
-      let got: { release: () => Promise<unknown> } | undefined
-      return {
-        wait: async () => { got = await b.acquire([key], LEASE, wait) },
-        releaseA: async () => { await held.release() },
-        releaseB: async () => { await got?.release() }
-      }
-    },
-    close: async () => { clientA.disconnect(); clientB.disconnect() }
-  }
+  return await redlockContender(label, (client) => new Redlock([client]), url, wait)
 }
 
 function summary (values: number[]): { median: number, p99: number, max: number } {

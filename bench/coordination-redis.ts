@@ -11,22 +11,8 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { Coordinator } from '../lib/index'
 import { RedisServer, redisCheck } from '../test/servers'
+import { LEASE, redlockContender, type Contender, type RedlockLike } from './redlock-contender'
 
-interface Contender {
-  name: string
-  /** One acquire + release on `key`, uncontended. */
-  cycle: (key: string) => Promise<void>
-  /** A holds `key`; returns a function that makes B wait for it and resolves when B holds it. */
-  handoff: (key: string) => Promise<{ wait: () => Promise<void>, releaseA: () => Promise<void>, releaseB: () => Promise<void> }>
-  close: () => Promise<void>
-}
-
-interface RedlockLike {
-  acquire: (resources: string[], duration: number, settings?: Record<string, number>) => Promise<{ release: () => Promise<unknown> }>
-  quit?: () => Promise<void>
-}
-
-const LEASE = 30_000
 
 async function locksmith (url: string): Promise<Contender> {
   const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
@@ -54,29 +40,6 @@ async function locksmith (url: string): Promise<Contender> {
   }
 }
 
-async function redlockFamily (label: string, make: (client: Redis) => RedlockLike, url: string, wait: Record<string, number>): Promise<Contender> {
-  const clientA = new Redis(url)
-  const clientB = new Redis(url)
-  const a = make(clientA)
-  const b = make(clientB)
-  return {
-    name: label,
-    cycle: async (key) => {
-      const lock = await a.acquire([key], LEASE)
-      await lock.release()
-    },
-    handoff: async (key) => {
-      const held = await a.acquire([key], LEASE)
-      let got: { release: () => Promise<unknown> } | undefined
-      return {
-        wait: async () => { got = await b.acquire([key], LEASE, wait) },
-        releaseA: async () => { await held.release() },
-        releaseB: async () => { await got?.release() }
-      }
-    },
-    close: async () => { clientA.disconnect(); clientB.disconnect() }
-  }
-}
 
 function summary (values: number[]): { median: number, p99: number } {
   const sorted = [...values].sort((x, y) => x - y)
@@ -116,12 +79,12 @@ async function main (): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Redlock = (require('redlock') as { default: new (clients: Redis[]) => RedlockLike }).default
   const forever = { retryCount: -1 }
-  contenders.push(await redlockFamily('redlock 5 (default retry 200 ms ± 200)', (c) => new Redlock([c]) as unknown as RedlockLike, url, forever))
-  contenders.push(await redlockFamily('redlock 5 (retry 10 ms, no jitter)', (c) => new Redlock([c]) as unknown as RedlockLike, url, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
+  contenders.push(await redlockContender('redlock 5 (default retry 200 ms ± 200)', (c) => new Redlock([c]) as unknown as RedlockLike, url, forever))
+  contenders.push(await redlockContender('redlock 5 (retry 10 ms, no jitter)', (c) => new Redlock([c]) as unknown as RedlockLike, url, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Redlock: Sesame } = require('@sesamecare-oss/redlock') as typeof import('@sesamecare-oss/redlock')
-    contenders.push(await redlockFamily('@sesamecare-oss/redlock (default retry)', (c) => new Sesame([c]) as unknown as RedlockLike, url, forever))
+    contenders.push(await redlockContender('@sesamecare-oss/redlock (default retry)', (c) => new Sesame([c]) as unknown as RedlockLike, url, forever))
   } catch (error) {
     console.log(`@sesamecare-oss/redlock not available: ${(error as Error).message}`)
   }
