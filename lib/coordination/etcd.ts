@@ -21,6 +21,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
+import { ChannelWatch } from './watch'
 import type { Endpoint } from './url'
 
 const PREFIX = 'locksmith/lock/'
@@ -382,24 +383,16 @@ type Streamer = (path: string, body: unknown, onObject: (object: Record<string, 
  * of the try that found it (so a deletion between that try and the watch is
  * not missed). A new predecessor after a later try gets a new watch.
  */
-class EtcdWatch implements Watch {
+class EtcdWatch extends ChannelWatch implements Watch {
   readonly #place: () => Place | undefined
   readonly #streamer: Streamer
-  readonly #onClose: (watch: EtcdWatch) => void
   #watching: Place | undefined
   #stop: (() => void) | undefined
-  #pending = false
-  #wake: (() => void) | undefined
 
   constructor (place: () => Place | undefined, streamer: Streamer, onClose: (watch: EtcdWatch) => void) {
+    super((watch) => onClose(watch as EtcdWatch))
     this.#place = place
     this.#streamer = streamer
-    this.#onClose = onClose
-  }
-
-  notify (): void {
-    this.#pending = true
-    this.#wake?.()
   }
 
   /** The connection went: wake the waiter so it notices. */
@@ -410,36 +403,18 @@ class EtcdWatch implements Watch {
     this.notify()
   }
 
-  wait (ms: number, signal: AbortSignal): Promise<void> {
+  override wait (ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason)
     const place = this.#place()
     if (place === undefined) return Promise.resolve() // no predecessor known: look again now
     if (place !== this.#watching) this.#follow(place)
-    if (this.#pending) {
-      this.#pending = false
-      return Promise.resolve()
-    }
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-        this.#wake = undefined
-        this.#pending = false
-      }
-      const onAbort = (): void => {
-        done()
-        reject(signal.reason)
-      }
-      const timer = setTimeout(() => { done(); resolve() }, ms)
-      this.#wake = () => { done(); resolve() }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+    return super.wait(ms, signal)
   }
 
   #follow (place: Place): void {
     this.#stop?.()
     this.#watching = place
-    this.#pending = false
+    this.discard()
     this.#stop = this.#streamer('/v3/watch', {
       create_request: { key: place.predecessor, start_revision: String(place.revision + 1), filters: ['NOPUT'] }
     }, (object) => {
@@ -456,9 +431,9 @@ class EtcdWatch implements Watch {
     })
   }
 
-  close (): void {
+  override close (): void {
     this.#stop?.()
     this.#stop = undefined
-    this.#onClose(this)
+    super.close()
   }
 }

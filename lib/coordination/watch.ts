@@ -17,6 +17,11 @@ export class ChannelWatch implements Watch {
     this.#wake?.()
   }
 
+  /** Forgets a remembered notification (it was about something no longer waited for). */
+  discard (): void {
+    this.#pending = false
+  }
+
   wait (ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason)
     if (this.#pending) {
