@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Client } from 'pg'
 import { backoffBase } from '../lib/coordination/backoff'
 import { Coordinator, LockLostError, type ReconnectingEvent } from '../lib/index'
-import { conformance, pausedHolderLosesLock, releaseWakesWaiter } from './coordination-suite'
+import { conformance, pausedHolderLosesLock, releaseWakesWaiter, retakingMemberYields } from './coordination-suite'
 import { sleep } from './helpers'
 import { postgresCheck, PostgresServer } from './servers'
 
@@ -29,6 +29,17 @@ describe('postgresql', { skip }, () => {
   after(async () => { await server?.stop() })
 
   conformance('postgresql', { url: () => server.url, options: { ...lease, prefix: 'app-' }, crashRecovery: 10_000 })
+
+  describe('postgresql: fairness', () => {
+    it('serves waiters of other members in order beside a re-taking member (another process, another coordinator)', async () => {
+      const counts = await retakingMemberYields(server.url, lease)
+      console.log(`# re-taker's grants while a waiter waited: ${JSON.stringify(counts)}`)
+      for (const { otherProcess, sameProcess } of counts) {
+        assert.ok(otherProcess <= 2, `the re-taking member got the lock ${otherProcess} times while another process waited`)
+        assert.ok(sameProcess <= 2, `the re-taking member got the lock ${sameProcess} times while another coordinator waited`)
+      }
+    })
+  })
 
   describe('postgresql: sessions', () => {
     it('holds many locks and waits on one connection per coordinator', async () => {

@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { after, before, describe, it } from 'node:test'
 import { Cluster, Redis } from 'ioredis'
-import { fenceKey, lockKey } from '../lib/coordination/redis'
+import { deadlinesKey, fenceKey, lockKey, queueKey } from '../lib/coordination/redis'
 import { Coordinator, CoordinationError, LockError } from '../lib/index'
 import { conformance } from './coordination-suite'
 import { sleep } from './helpers'
@@ -319,8 +319,8 @@ describe('redis+cluster: three masters', { skip: clusterCheck().skip }, () => {
     const raw = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })))
     try {
       for (const name of ['a', 'volume-42', 'x}y', '}', '{weird}', 'ünïcode']) {
-        const [lockSlot, fenceSlot] = await Promise.all([raw.cluster('KEYSLOT', lockKey(name)), raw.cluster('KEYSLOT', fenceKey(name))])
-        assert.equal(lockSlot, fenceSlot, name)
+        const slots = await Promise.all([lockKey, fenceKey, queueKey, deadlinesKey].map(async (key) => await raw.cluster('KEYSLOT', key(name))))
+        assert.equal(new Set(slots).size, 1, `${name}: ${slots.join(' ')}`)
       }
       await using member = new Coordinator(cluster.url, lease)
       await member.start()

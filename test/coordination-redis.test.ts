@@ -5,9 +5,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { backoffBase } from '../lib/coordination/backoff'
-import { lockKey } from '../lib/coordination/redis'
+import { deadlinesKey, lockKey, queueKey } from '../lib/coordination/redis'
 import { Coordinator, LockLostError, type DistributedLock, type ReconnectingEvent } from '../lib/index'
-import { conformance, pausedHolderLosesLock, releaseWakesWaiter } from './coordination-suite'
+import { conformance, pausedHolderLosesLock, releaseWakesWaiter, retakingMemberYields } from './coordination-suite'
 import { sleep } from './helpers'
 import { redisCheck, RedisServer } from './servers'
 
@@ -92,6 +92,102 @@ describe('redis', { skip }, () => {
     it('wakes a waiter by notification, not by the poll bound', async () => {
       // With a 30 s lease a poll would sleep for up to 30 s; the release message wakes at once.
       await releaseWakesWaiter(server.url, { leaseTtl: 30_000, heartbeat: 1000 }, 10_000)
+    })
+  })
+
+  describe('redis: fairness', () => {
+    it('serves waiters of other members in order beside a re-taking member (another process, another coordinator)', async () => {
+      const counts = await retakingMemberYields(server.url, lease)
+      console.log(`# re-taker's grants while a waiter waited: ${JSON.stringify(counts)}`)
+      for (const { otherProcess, sameProcess } of counts) {
+        assert.ok(otherProcess <= 2, `the re-taking member got the lock ${otherProcess} times while another process waited`)
+        assert.ok(sameProcess <= 2, `the re-taking member got the lock ${sameProcess} times while another coordinator waited`)
+      }
+    })
+  })
+
+  describe('redis: the queue', () => {
+    /** Puts an entry for a waiter that will never try again (crashed, paused) at the head of a name's queue. */
+    async function ghost (raw: Redis, name: string): Promise<void> {
+      const [seconds, micros] = await raw.time()
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+      await raw.zadd(queueKey(name), -1, 'ghost')
+      await raw.hset(deadlinesKey(name), 'ghost', String(now + lease.leaseTtl))
+    }
+
+    it('a try does not jump ahead of a live entry, and a stale one holds the line for one lease at most', async () => {
+      await using member = new Coordinator(server.url, lease)
+      await member.start()
+      const raw = new Redis(server.port, '127.0.0.1')
+      try {
+        await ghost(raw, 'ghosted')
+        const lock = member.getLock('ghosted')
+        assert.equal(await lock.acquire({ blocking: false }), false, 'the lock is free, but a waiter is first in line')
+        // A blocking acquire lines up behind it and gets the lock once the entry goes stale.
+        assert.equal(await lock.acquire({ timeout: lease.leaseTtl * 4 }), true)
+        await lock.release()
+        assert.equal(await raw.zscore(queueKey('ghosted'), 'ghost'), null)
+        await ghost(raw, 'ghosted-2')
+        await sleep(lease.leaseTtl + 100)
+        const next = member.getLock('ghosted-2')
+        assert.equal(await next.acquire({ blocking: false }), true, 'a stale entry does not block a try')
+        assert.equal(await next.release(), true)
+      } finally {
+        raw.disconnect()
+      }
+    })
+
+    it('a waiter whose entry vanished (a failover that lost the queue) lines up again and gets the lock', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      await using waiting = new Coordinator(server.url, lease)
+      await holder.start()
+      await waiting.start()
+      const raw = new Redis(server.port, '127.0.0.1')
+      try {
+        const held = holder.getLock('requeue')
+        await held.acquire()
+        const waiter = waiting.getLock('requeue')
+        const waited = waiter.acquire({ timeout: 10_000 })
+        for (let i = 0; i < 50 && await raw.zcard(queueKey('requeue')) === 0; i++) await sleep(20)
+        const [entry] = await raw.zrange(queueKey('requeue'), 0, 0)
+        assert.ok(entry !== undefined, 'the waiter is in the queue')
+        await raw.del(queueKey('requeue'), deadlinesKey('requeue'))
+        for (let i = 0; i < 100 && await raw.zcard(queueKey('requeue')) === 0; i++) await sleep(20)
+        assert.deepEqual(await raw.zrange(queueKey('requeue'), 0, -1), [entry], 'the same waiter is back in line')
+        await held.release()
+        assert.equal(await waited, true)
+        await waiter.release()
+        assert.equal(await raw.exists(queueKey('requeue'), deadlinesKey('requeue')), 0, 'an empty queue leaves no keys')
+      } finally {
+        raw.disconnect()
+      }
+    })
+
+    it('a waiter that gives up leaves the line at once', async () => {
+      await using holder = new Coordinator(server.url, lease)
+      await using waiting = new Coordinator(server.url, lease)
+      await holder.start()
+      await waiting.start()
+      const raw = new Redis(server.port, '127.0.0.1')
+      try {
+        const held = holder.getLock('give-up')
+        await held.acquire()
+        const controller = new AbortController()
+        const waited = waiting.getLock('give-up').acquire({ signal: controller.signal })
+        for (let i = 0; i < 50 && await raw.zcard(queueKey('give-up')) === 0; i++) await sleep(20)
+        assert.equal(await raw.zcard(queueKey('give-up')), 1)
+        controller.abort()
+        await assert.rejects(waited)
+        for (let i = 0; i < 50 && await raw.zcard(queueKey('give-up')) > 0; i++) await sleep(20)
+        assert.equal(await raw.zcard(queueKey('give-up')), 0)
+        await held.release()
+        // Nobody in line: a try from anyone succeeds.
+        const next = waiting.getLock('give-up')
+        assert.equal(await next.acquire({ blocking: false }), true)
+        assert.equal(await next.release(), true)
+      } finally {
+        raw.disconnect()
+      }
     })
   })
 

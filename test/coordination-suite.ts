@@ -111,43 +111,63 @@ export async function releaseWakesWaiter (url: string, options: CoordinatorOptio
   await waiter.release()
 }
 
+/** How many times the re-taking member got the lock while each waiter waited. */
+export interface RetakeCounts { otherProcess: number, sameProcess: number }
+
 /**
  * Fairness between members: while one coordinator takes and gives back a lock
- * in a tight loop, another (same process, separate connection) that asks gets
- * it within `bound` ms, every time.
+ * in a tight loop, a waiter in another process, then a second coordinator in
+ * this process, ask once each. Counted: the re-taker's grants from the moment
+ * a waiter's request is on its way until the waiter holds the lock. A queue
+ * across members bounds it (the grant under way, and perhaps one whose
+ * request reached the server first); without one it is unbounded.
  */
-export async function retakingMemberYields (url: string, options: CoordinatorOptions, bound: number, trials = 5): Promise<number[]> {
+export async function retakingMemberYields (url: string, options: CoordinatorOptions, trials = 3): Promise<RetakeCounts[]> {
   await using greedy = new Coordinator(url, { ...options, agentId: 'greedy' })
   await using patient = new Coordinator(url, { ...options, agentId: 'patient' })
   await greedy.start()
   await patient.start()
-  const waits: number[] = []
-  for (let trial = 0; trial < trials; trial++) {
-    const name = `retake-${trial}-${process.pid}`
-    let stop = false
-    let cycles = 0
-    const lock = greedy.getLock(name)
-    const loop = (async () => {
-      for (let i = 0; i < 100_000 && !stop; i++) {
-        await lock.acquire()
-        cycles++
-        await lock.release()
+  const remote = await Member.start(url, { ...options, agentId: 'remote' })
+  const counts: RetakeCounts[] = []
+  try {
+    for (let trial = 0; trial < trials; trial++) {
+      const name = `retake-${trial}-${process.pid}`
+      let stop = false
+      let grants = 0
+      const lock = greedy.getLock(name)
+      const loop = (async () => {
+        for (let i = 0; i < 1_000_000 && !stop; i++) {
+          await lock.acquire()
+          grants++
+          await lock.release()
+        }
+      })()
+      try {
+        await sleep(100)
+        // The member announces its request in the same tick it sends it.
+        const asked = remote.waitFor('asking', (e) => e.name === name).then(() => grants)
+        const reply = await remote.call('acquire', { name, blocking: 20_000, announce: true })
+        assert.ok(reply.ok && reply.acquired === true, `the other process did not get the lock: ${String(reply.code)} ${String(reply.message)}`)
+        const before = await asked
+        assert.ok(before >= 2, `the re-taking member ran only ${before} cycles`)
+        const otherProcess = grants - before
+        await remote.ok('release', { name })
+        await sleep(50)
+        const waiter = patient.getLock(name)
+        const start = grants
+        assert.equal(await waiter.acquire({ timeout: 20_000 }), true)
+        const sameProcess = grants - start
+        await waiter.release()
+        counts.push({ otherProcess, sameProcess })
+      } finally {
+        stop = true
+        await loop
       }
-    })()
-    await sleep(100)
-    const waiter = patient.getLock(name)
-    const started = performance.now()
-    try {
-      assert.equal(await waiter.acquire({ timeout: bound }), true)
-      waits.push(performance.now() - started)
-      await waiter.release()
-    } finally {
-      stop = true
-      await loop
     }
-    assert.ok(cycles >= 2, `the greedy member ran only ${cycles} cycles`)
+  } finally {
+    await remote.kill()
   }
-  return waits
+  return counts
 }
 
 /**

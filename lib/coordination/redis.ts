@@ -4,6 +4,8 @@
 // channel the release script publishes on, and to the key's keyspace events
 // (expiry) when the server has them enabled; a poll bounded by the holder's
 // remaining TTL covers a server without them and messages lost in a reconnect.
+// Waiters of all members line up in a queue per name on the server (see
+// ACQUIRE), so a member that releases and asks again at once goes to the back.
 //
 // Fencing tokens: a counter key per name, incremented in the acquire script,
 // and never set below the server's clock in microseconds. The counter alone
@@ -12,7 +14,7 @@
 //
 // Topologies: one server; the master that Sentinel names (redis+sentinel://,
 // or tooz's ?sentinel=); a cluster (redis+cluster://). All keys of one lock
-// carry the hash tag {name}, so the acquire script's two keys share a slot.
+// carry the hash tag {name}, so the keys a script touches share a slot.
 // A reply that says the server cannot take writes now (READONLY from a
 // demoted primary, LOADING, MASTERDOWN, CLUSTERDOWN) drops the connection, and
 // the reconnect asks Sentinel (or the cluster) again.
@@ -26,11 +28,44 @@ import { ChannelWatch } from './watch'
 
 type IoRedis = typeof import('ioredis')
 
+// The queue of a name: a sorted set of waiting owners (score: place in line)
+// and a hash of their deadlines (server clock, ms). A waiter's entry lives one
+// lease past its last try, and waiters try again at least every third of a
+// lease, so a live waiter keeps its place and a crashed or paused one holds
+// up the line for one lease at most. The free lock goes to the oldest live
+// entry, or to anyone when the line is empty. A queue lost or left stale by a
+// failover heals the same way: stale heads are dropped, and a waiter whose
+// entry vanished is put back at the end on its next try.
 const ACQUIRE = `
 if redis.replicate_commands then redis.replicate_commands() end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local now = redis.call('TIME')
-  local floor = now[1] .. string.format('%06d', tonumber(now[2]))
+local owner, ttl = ARGV[1], tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local holder = redis.call('GET', KEYS[1])
+if holder == owner then
+  -- A retry of a grant whose answer was lost: nobody else held it since, so the counter is its token.
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return {1, tonumber(redis.call('GET', KEYS[2]))}
+end
+local head, headDeadline
+while true do
+  local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  if not first then break end
+  local deadline = tonumber(redis.call('HGET', KEYS[4], first))
+  if deadline and deadline > now then
+    head, headDeadline = first, deadline
+    break
+  end
+  redis.call('ZREM', KEYS[3], first)
+  redis.call('HDEL', KEYS[4], first)
+end
+if not holder and (not head or head == owner) then
+  redis.call('SET', KEYS[1], owner, 'PX', ttl)
+  if head then
+    redis.call('ZREM', KEYS[3], owner)
+    redis.call('HDEL', KEYS[4], owner)
+  end
+  local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
   local token = redis.call('INCR', KEYS[2])
   if token < tonumber(floor) then
     redis.call('SET', KEYS[2], floor)
@@ -38,7 +73,28 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   end
   return {1, token}
 end
-return {0, redis.call('PTTL', KEYS[1])}
+if ARGV[3] == '1' then
+  if not redis.call('ZSCORE', KEYS[3], owner) then
+    local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+    redis.call('ZADD', KEYS[3], last[2] and tonumber(last[2]) + 1 or 0, owner)
+  end
+  redis.call('HSET', KEYS[4], owner, now + ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+if holder then return {0, redis.call('PTTL', KEYS[1])} end
+return {0, headDeadline - now}
+`
+
+// A waiter that gives up leaves the line; if it was first and the lock is
+// free, the others are told, as on a release.
+const LEAVE = `
+local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 and first == ARGV[1] and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('PUBLISH', ARGV[2], 'released')
+end
+return 0
 `
 
 const RELEASE = `
@@ -58,7 +114,8 @@ return 0
 `
 
 interface Scripts {
-  locksmithAcquire (lock: string, fence: string, owner: string, ttl: number): Promise<[number, number]>
+  locksmithAcquire (lock: string, fence: string, queue: string, deadlines: string, owner: string, ttl: number, enqueue: '0' | '1'): Promise<[number, number]>
+  locksmithLeave (lock: string, queue: string, deadlines: string, owner: string, channel: string): Promise<number>
   locksmithRelease (lock: string, owner: string, channel: string): Promise<number>
   locksmithRenew (lock: string, owner: string, ttl: number): Promise<number>
 }
@@ -74,6 +131,8 @@ export function hashTag (name: string): string {
 }
 export const lockKey = (name: string): string => `${NAMESPACE}lock:{${hashTag(name)}}`
 export const fenceKey = (name: string): string => `${NAMESPACE}fence:{${hashTag(name)}}`
+export const queueKey = (name: string): string => `${NAMESPACE}queue:{${hashTag(name)}}`
+export const deadlinesKey = (name: string): string => `${NAMESPACE}deadlines:{${hashTag(name)}}`
 const releaseChannel = (name: string): string => `${NAMESPACE}released:${name}`
 
 /** Replies that mean "not here, not now": reconnect (and ask Sentinel or the cluster again). */
@@ -102,6 +161,7 @@ interface Subscription {
 export class RedisBackend implements RemoteBackend {
   readonly kind = 'redis' as const
   readonly locksSurviveDisconnect = true
+  readonly fifo = true
   readonly lease: number
   readonly pollInterval: number
   readonly #url: string
@@ -127,6 +187,9 @@ export class RedisBackend implements RemoteBackend {
     this.lease = leaseTtl
     this.pollInterval = leaseTtl
   }
+
+  /** How often a queued waiter refreshes its entry (which lives one lease). */
+  get #refresh (): number { return Math.max(1, Math.floor(this.lease / 3)) }
 
   get #mode (): 'single' | 'sentinel' | 'cluster' { return this.#target.mode ?? 'single' }
 
@@ -188,7 +251,8 @@ export class RedisBackend implements RemoteBackend {
       connectionName: 'locksmith'
     }
     const { commands, subscriber } = this.#open(client, options)
-    commands.defineCommand('locksmithAcquire', { numberOfKeys: 2, lua: ACQUIRE })
+    commands.defineCommand('locksmithAcquire', { numberOfKeys: 4, lua: ACQUIRE })
+    commands.defineCommand('locksmithLeave', { numberOfKeys: 3, lua: LEAVE })
     commands.defineCommand('locksmithRelease', { numberOfKeys: 1, lua: RELEASE })
     commands.defineCommand('locksmithRenew', { numberOfKeys: 1, lua: RENEW })
     let lastError: Error | undefined
@@ -250,13 +314,19 @@ export class RedisBackend implements RemoteBackend {
     if (closed !== undefined) closed(reason)
   }
 
-  async tryAcquire (fullName: string, owner: string, _queue: boolean): Promise<TryResult> {
-    const [won, value] = await this.#scripts().locksmithAcquire(lockKey(fullName), fenceKey(fullName), owner, this.lease)
+  async tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult> {
+    const [won, value] = await this.#scripts().locksmithAcquire(
+      lockKey(fullName), fenceKey(fullName), queueKey(fullName), deadlinesKey(fullName), owner, this.lease, queue ? '1' : '0')
     if (won === 1) {
       if (this.#replicas > 0) await this.#replicated(fullName, owner)
       return { token: value }
     }
-    return { token: undefined, retryAfter: Math.max(0, value) }
+    // A queued waiter tries again before its entry's lease runs out, which also puts it back in line if the entry was lost.
+    return { token: undefined, retryAfter: Math.max(0, queue ? Math.min(value, this.#refresh) : value) }
+  }
+
+  async leave (fullName: string, owner: string): Promise<void> {
+    await this.#scripts().locksmithLeave(lockKey(fullName), queueKey(fullName), deadlinesKey(fullName), owner, releaseChannel(fullName))
   }
 
   /**
