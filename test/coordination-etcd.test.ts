@@ -57,7 +57,16 @@ describe('etcd', { skip }, () => {
 
   describe('etcd: fairness', () => {
     it('serves waiters of other members in order beside a re-taking member (another process, another coordinator)', async () => {
-      const counts = await retakingMemberYields(server.url, lease)
+      // A waiter is in line once its key exists under the name (the keys are <prefix><name>/<owner>, URI-encoded).
+      const counts = await retakingMemberYields(server.url, lease, async (name, agentId) => {
+        const prefix = Buffer.from(`locksmith/lock/${encodeURIComponent(name)}/${encodeURIComponent(`${agentId}/`)}`)
+        const end = Buffer.from(prefix)
+        end[end.length - 1] = (end[end.length - 1] as number) + 1
+        const response = await fetch(`http://127.0.0.1:${server.port}/v3/kv/range`, {
+          method: 'POST', body: JSON.stringify({ key: prefix.toString('base64'), range_end: end.toString('base64'), count_only: true })
+        })
+        return Number(((await response.json()) as { count?: string }).count ?? 0) > 0
+      })
       console.log(`# re-taker's grants while a waiter waited: ${JSON.stringify(counts)}`)
       for (const { otherProcess, sameProcess } of counts) {
         assert.ok(otherProcess <= 2, `the re-taking member got the lock ${otherProcess} times while another process waited`)

@@ -32,12 +32,58 @@ describe('postgresql', { skip }, () => {
 
   describe('postgresql: fairness', () => {
     it('serves waiters of other members in order beside a re-taking member (another process, another coordinator)', async () => {
-      const counts = await retakingMemberYields(server.url, lease)
+      const raw = new Client({ connectionString: server.url })
+      await raw.connect()
+      let counts
+      try {
+        counts = await retakingMemberYields(server.url, lease, async (name, agentId) =>
+          (await raw.query('SELECT 1 FROM locksmith_waiters WHERE name = $1 AND starts_with(owner, $2)', [name, `${agentId}/`])).rowCount !== 0)
+      } finally {
+        await raw.end()
+      }
       console.log(`# re-taker's grants while a waiter waited: ${JSON.stringify(counts)}`)
       for (const { otherProcess, sameProcess } of counts) {
         assert.ok(otherProcess <= 2, `the re-taking member got the lock ${otherProcess} times while another process waited`)
         assert.ok(sameProcess <= 2, `the re-taking member got the lock ${sameProcess} times while another coordinator waited`)
       }
+    })
+  })
+
+  describe('postgresql: the queue', () => {
+    /** A row for a waiter that will never try again (crashed, paused), first in line for `name`. */
+    const ghost = async (name: string): Promise<void> => {
+      await query(server.url, "INSERT INTO locksmith_waiters (name, owner, expires) VALUES ($1, 'ghost', clock_timestamp() + $2 * interval '1 millisecond')", [name, lease.leaseTtl])
+    }
+
+    it('a try does not jump ahead of a live row, a stale one holds the line for one lease at most, and a waiter that gives up leaves', async () => {
+      await using member = new Coordinator(server.url, lease)
+      await using holder = new Coordinator(server.url, lease)
+      await member.start()
+      await holder.start()
+      await ghost('ghosted')
+      const lock = member.getLock('ghosted')
+      assert.equal(await lock.acquire({ blocking: false }), false, 'the lock is free, but a waiter is first in line')
+      assert.equal(await lock.acquire({ timeout: lease.leaseTtl * 4 }), true)
+      assert.equal(await lock.release(), true)
+      assert.deepEqual(await query(server.url, "SELECT owner FROM locksmith_waiters WHERE name = 'ghosted'"), [])
+      await ghost('ghosted-2')
+      await sleep(lease.leaseTtl + 100)
+      const next = member.getLock('ghosted-2')
+      assert.equal(await next.acquire({ blocking: false }), true, 'a stale row does not block a try')
+      assert.equal(await next.release(), true)
+      // A waiter that gives up takes its row away.
+      const held = holder.getLock('give-up')
+      await held.acquire()
+      const controller = new AbortController()
+      const waited = member.getLock('give-up').acquire({ signal: controller.signal })
+      const rows = async (): Promise<number> => (await query(server.url, "SELECT owner FROM locksmith_waiters WHERE name = 'give-up'")).length
+      for (let i = 0; i < 50 && await rows() === 0; i++) await sleep(20)
+      assert.equal(await rows(), 1)
+      controller.abort()
+      await assert.rejects(waited)
+      for (let i = 0; i < 50 && await rows() > 0; i++) await sleep(20)
+      assert.equal(await rows(), 0)
+      await held.release()
     })
   })
 

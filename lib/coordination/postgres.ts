@@ -14,6 +14,14 @@
 // Fencing tokens: a row per name in locksmith_fencing, incremented by the same
 // statement that takes the advisory lock, never below the server clock in
 // microseconds (so a restored backup cannot bring old tokens back).
+//
+// Order among members: a waiter has a row in locksmith_waiters (its place in
+// line, and an expiry one lease ahead by the server clock, renewed by each of
+// its tries); the free lock goes to the oldest live row, or to anyone when
+// there is none. A crashed or paused waiter holds up the line for one lease at
+// most. A blocking pg_advisory_lock() would be queued in order by the server
+// too, but it occupies a connection for the whole wait: a connection per
+// waiting name, each outside the lease (a busy session never idles out).
 import { createHash } from 'node:crypto'
 import type { Client, ClientConfig, Notification, QueryResult, QueryResultRow } from 'pg'
 import { checkClientVersion } from './driver'
@@ -26,11 +34,44 @@ type Pg = typeof import('pg')
 const CHANNEL = 'locksmith_released'
 const TABLE = 'locksmith_fencing'
 
-const ACQUIRE = `WITH attempt AS (SELECT pg_try_advisory_lock($1::bigint) AS won)
-INSERT INTO ${TABLE} AS f (name, token)
-SELECT $2, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM attempt WHERE won
-ON CONFLICT (name) DO UPDATE SET token = GREATEST(f.token + 1, EXCLUDED.token)
-RETURNING token`
+const WAITERS = 'locksmith_waiters'
+const TRY = 'locksmith_try_acquire'
+
+// One round trip per try: drop expired rows, find the head of the line, take
+// the advisory lock only if it is free and nobody else is first, and advance
+// the token in the same call; a busy try with `queue` keeps (or takes) a place.
+const TRY_FUNCTION = `CREATE OR REPLACE FUNCTION ${TRY} (lock_key bigint, lock_name text, waiter text, queue boolean, ttl_ms integer)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  head text;
+  granted bigint;
+BEGIN
+  DELETE FROM ${WAITERS} WHERE name = lock_name AND expires <= clock_timestamp();
+  SELECT w.owner INTO head FROM ${WAITERS} w WHERE w.name = lock_name ORDER BY w.place LIMIT 1;
+  IF (head IS NULL OR head = waiter) AND pg_try_advisory_lock(lock_key) THEN
+    IF head IS NOT NULL THEN
+      DELETE FROM ${WAITERS} WHERE name = lock_name AND owner = waiter;
+    END IF;
+    INSERT INTO ${TABLE} AS f (name, token) VALUES (lock_name, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+    ON CONFLICT (name) DO UPDATE SET token = GREATEST(f.token + 1, EXCLUDED.token)
+    RETURNING f.token INTO granted;
+    RETURN granted;
+  END IF;
+  IF queue THEN
+    INSERT INTO ${WAITERS} (name, owner, expires) VALUES (lock_name, waiter, clock_timestamp() + ttl_ms * interval '1 millisecond')
+    ON CONFLICT (name, owner) DO UPDATE SET expires = EXCLUDED.expires;
+  END IF;
+  RETURN NULL;
+END
+$$`
+
+const ACQUIRE = `SELECT ${TRY}($1::bigint, $2::text, $3::text, $4::boolean, $5::integer) AS token`
+
+const LEAVE = `WITH gone AS (DELETE FROM ${WAITERS} WHERE name = $1 AND owner = $2 RETURNING 1)
+SELECT pg_notify($3, $4) FROM gone`
+
+/** Serializes the creation of the tables and the function among members connecting at once. */
+const SETUP_KEY = '7236498123019847123'
 
 const HELD = `SELECT pg_backend_pid() AS pid, ARRAY(SELECT classid::text || ':' || objid::text FROM pg_locks
 WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()) AS ids`
@@ -61,6 +102,7 @@ function lockId (key: bigint): string {
 export class PostgresBackend implements RemoteBackend {
   readonly kind = 'postgresql' as const
   readonly locksSurviveDisconnect = false
+  readonly fifo = true
   readonly pollInterval: number
   readonly #url: string
   readonly #leaseTtl: number
@@ -118,7 +160,7 @@ export class PostgresBackend implements RemoteBackend {
       // takes its token back, and the clock floor (GREATEST with the time in
       // microseconds) still puts the next token above it.
       await client.query("SELECT set_config('synchronous_commit', 'off', false)")
-      await this.#ensureTable(client)
+      await this.#ensureSchema(client)
       await client.query(`LISTEN ${CHANNEL}`)
       // Session locks need one server session: a pooler in transaction mode
       // (PgBouncer pool_mode=transaction) hands each statement to any backend.
@@ -144,14 +186,17 @@ export class PostgresBackend implements RemoteBackend {
     await this.#teardown()
   }
 
-  async tryAcquire (fullName: string, owner: string, _queue: boolean): Promise<TryResult> {
+  /** How often a queued waiter tries again, which renews its row (it lives one lease). */
+  get #refresh (): number { return Math.max(1, Math.min(this.pollInterval, Math.floor(this.#leaseTtl / 3))) }
+
+  async tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult> {
     const key = advisoryKey(fullName).toString()
     const token = await this.#enqueue(async (client) => {
       // Advisory locks are reentrant within a session: never ask for one this session holds.
       if (this.#owners.has(key)) return undefined
       let granted: string | undefined
       try {
-        granted = (await client.query<{ token: string }>(ACQUIRE, [key, fullName])).rows[0]?.token
+        granted = (await client.query<{ token: string | null }>(ACQUIRE, [key, fullName, owner, queue, this.#leaseTtl])).rows[0]?.token ?? undefined
       } catch (error) {
         // The lock may have been granted before the counter update failed: give it back.
         if (!this.isConnectionError(error)) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
@@ -160,8 +205,13 @@ export class PostgresBackend implements RemoteBackend {
       if (granted !== undefined) this.#owners.set(key, owner) // inside the queue: the next request sees it
       return granted
     })
-    if (token === undefined) return { token: undefined, retryAfter: this.pollInterval }
+    if (token === undefined) return { token: undefined, retryAfter: queue ? this.#refresh : this.pollInterval }
     return { token: Number(token) }
+  }
+
+  async leave (fullName: string, owner: string): Promise<void> {
+    // Those behind are told, as on a release: if it was first, the lock may be free for them now.
+    await this.#query(LEAVE, [fullName, owner, CHANNEL, advisoryKey(fullName).toString()])
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
@@ -219,13 +269,24 @@ export class PostgresBackend implements RemoteBackend {
     return true
   }
 
-  async #ensureTable (client: Client): Promise<void> {
+  /** Creates what the locks need, once per database; members connecting at once take turns. */
+  async #ensureSchema (client: Client): Promise<void> {
+    const exists = await client.query<{ ready: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regprocedure($3) IS NOT NULL AS ready`,
+      [TABLE, WAITERS, `${TRY}(bigint,text,text,boolean,integer)`])
+    if (exists.rows[0]?.ready === true) return
+    await client.query('BEGIN')
     try {
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [SETUP_KEY])
       await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, token bigint NOT NULL)`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${WAITERS} (name text NOT NULL, owner text NOT NULL,
+        place bigint GENERATED ALWAYS AS IDENTITY, expires timestamptz NOT NULL, PRIMARY KEY (name, owner))`)
+      await client.query(`CREATE INDEX IF NOT EXISTS ${WAITERS}_line ON ${WAITERS} (name, place)`)
+      await client.query(TRY_FUNCTION)
+      await client.query('COMMIT')
     } catch (error) {
-      // Two members creating it at once: one of them sees a duplicate; the table exists either way.
-      const code = (error as { code?: string }).code
-      if (code !== '23505' && code !== '42P07') throw error
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
     }
   }
 
