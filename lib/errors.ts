@@ -17,6 +17,8 @@ export type LockErrorCode = SystemErrorCode |
   'ERR_COORDINATOR_DRIVER_MISSING' | 'ERR_COORDINATOR_DRIVER_UNSUPPORTED' | 'ERR_COORDINATOR_CONNECT' |
   'ERR_COORDINATOR_UNANSWERED' | 'ERR_COORDINATOR_RELEASE_UNCONFIRMED' | 'ERR_COORDINATOR_PROTOCOL' |
   'ERR_COORDINATOR_REPLICATION' |
+  'ERR_GROUP_NOT_FOUND' | 'ERR_GROUP_ALREADY_EXISTS' | 'ERR_GROUP_ALREADY_MEMBER' | 'ERR_GROUP_NOT_MEMBER' |
+  'ERR_GROUP_NOT_EMPTY' |
   'ERR_LOCKSMITH_NO_BINARY'
 
 export class LockError extends Error {
@@ -172,6 +174,26 @@ export class CoordinationError extends LockError {
   constructor (code: CoordinationErrorCode, message: string, cause?: unknown) {
     super(code, message)
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, configurable: true, writable: true })
+  }
+}
+
+/**
+ * A group operation found the group or the membership not as it needs them:
+ * no such group (ERR_GROUP_NOT_FOUND), created twice (ERR_GROUP_ALREADY_EXISTS),
+ * joined twice (ERR_GROUP_ALREADY_MEMBER), not joined (ERR_GROUP_NOT_MEMBER),
+ * deleted with members (ERR_GROUP_NOT_EMPTY).
+ */
+export type GroupErrorCode = Extract<LockErrorCode, `ERR_GROUP_${string}`>
+
+export class GroupError extends LockError {
+  readonly group: string
+  /** The member concerned, for the membership codes. */
+  declare readonly member?: string
+
+  constructor (code: GroupErrorCode, group: string, message: string, member?: string) {
+    super(code, message)
+    this.group = group
+    if (member !== undefined) this.member = member
   }
 }
 

@@ -36,4 +36,5 @@ export type {
   BackendKind, CoordinatorConstructorOptions, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent,
   ReconnectingEvent, SynchronizedDecorator as CoordinatedSynchronizedDecorator, SynchronizedOptions as CoordinatedSynchronizedOptions
 } from './coordination/index'
-export { LockLostError, CoordinationError } from './errors'
+export { LockLostError, CoordinationError, GroupError } from './errors'
+export type { GroupErrorCode } from './errors'

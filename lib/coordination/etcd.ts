@@ -26,23 +26,23 @@ import type { Endpoint } from './url'
 
 const PREFIX = 'locksmith/lock/'
 
-const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
-const unb64 = (text: string | undefined): string => Buffer.from(text ?? '', 'base64').toString('utf8')
+export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
+export const unb64 = (text: string | undefined): string => Buffer.from(text ?? '', 'base64').toString('utf8')
 
 /** The key range just past every key that starts with `prefix`. */
-function rangeEnd (prefix: string): string {
+export function rangeEnd (prefix: string): string {
   const bytes = Buffer.from(prefix, 'utf8')
   bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) + 1
   return bytes.toString('base64')
 }
 
-const namePrefix = (fullName: string): string => `${PREFIX}${encodeURIComponent(fullName)}/`
+export const namePrefix = (fullName: string): string => `${PREFIX}${encodeURIComponent(fullName)}/`
 const ownerKey = (fullName: string, owner: string): string => `${namePrefix(fullName)}${encodeURIComponent(owner)}`
 
-interface KeyValue { key?: string, value?: string, create_revision?: string, mod_revision?: string, lease?: string }
+export interface KeyValue { key?: string, value?: string, create_revision?: string, mod_revision?: string, lease?: string }
 interface Header { cluster_id?: string, member_id?: string, revision?: string, raft_term?: string }
-interface RangeResponse { header?: Header, kvs?: KeyValue[], count?: string }
-interface TxnResponse { header?: Header, succeeded?: boolean, responses?: Array<{ response_range?: RangeResponse, response_put?: unknown, response_delete_range?: unknown }> }
+export interface RangeResponse { header?: Header, kvs?: KeyValue[], count?: string }
+export interface TxnResponse { header?: Header, succeeded?: boolean, responses?: Array<{ response_range?: RangeResponse, response_put?: unknown, response_delete_range?: unknown }> }
 
 /** An error answer from etcd (HTTP status and gRPC code). */
 export class EtcdError extends Error {
@@ -273,6 +273,16 @@ export class EtcdBackend implements RemoteBackend {
     if (error instanceof EtcdError) return error.status >= 500 || (error.grpcCode !== undefined && RETRY_CODES.has(error.grpcCode))
     if (error instanceof CoordinationError) return error.code !== 'ERR_COORDINATOR_PROTOCOL'
     return true // sockets: refused, reset, timed out
+  }
+
+  /** One request, for the group store (groups-etcd.ts). */
+  async request<T> (path: string, body: unknown): Promise<T> {
+    return await this.#post<T>(path, body)
+  }
+
+  /** This member's lease (its keys go with it); throws while disconnected. */
+  currentLease (): string {
+    return this.#requireLease()
   }
 
   #requireLease (): string {

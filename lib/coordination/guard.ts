@@ -74,6 +74,11 @@ export class GuardedBackend implements RemoteBackend {
     return await this.#call(`watch '${fullName}'`, () => this.#inner.watch(fullName, owner))
   }
 
+  /** Any other request on the backend's connection (a group store's), with the same deadline and typed errors. */
+  async call<T> (what: string, request: () => Promise<T>): Promise<T> {
+    return await this.#call(what, request)
+  }
+
   isConnectionError (error: unknown): boolean {
     if (error instanceof CoordinationError) return error.code === 'ERR_COORDINATOR_DISCONNECTED' || error.code === 'ERR_COORDINATOR_UNANSWERED'
     return this.#inner.isConnectionError(error)

@@ -16,6 +16,12 @@ import { ensureLockPath } from '../lockpath'
 import { Gates } from './gate'
 import { GuardedBackend } from './guard'
 import { Heartbeat } from './heartbeat'
+import type { GroupStore } from './group-store'
+import { Groups, type CampaignOptions } from './groups'
+import { EtcdGroupStore } from './groups-etcd'
+import { FileGroupStore } from './groups-file'
+import { PostgresGroupStore } from './groups-postgres'
+import { RedisGroupStore } from './groups-redis'
 import { coordinatorSettings, validateLockName } from './options'
 import { PostgresBackend } from './postgres'
 import { RedisBackend } from './redis'
@@ -23,10 +29,11 @@ import { RemoteLock } from './remote'
 import { sleep } from './scope'
 import { kConfirm, kLose, kOwner, kShutdown, type LeasedLock, type ManagedLock, type RemoteBackend, type Session } from './session'
 import { currentLock, makeSynchronized, type SynchronizedDecorator, type SynchronizedOptions } from './synchronized'
-import type { BackendKind, CoordinatorEvents, CoordinatorOptions, CoordinatorSettings, DistributedLock } from './types'
+import type { BackendKind, CoordinatorEvents, CoordinatorOptions, CoordinatorSettings, DistributedLock, LeadershipTerm } from './types'
 import { parseBackendUrl, redact, type BackendUrl } from './url'
 
-export type { BackendKind, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent, ReconnectingEvent } from './types'
+export type { BackendKind, CoordinatorEvents, CoordinatorOptions, DistributedLock, LeadershipLostEvent, LeadershipTerm, LockLostEvent, MemberEvent, ReconnectingEvent } from './types'
+export type { CampaignOptions } from './groups'
 export type { SynchronizedDecorator, SynchronizedOptions } from './synchronized'
 export { backoffDelay, backoffBase } from './backoff'
 
@@ -55,6 +62,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   readonly #heartbeat: Heartbeat
   readonly #backoff: Backoff
   readonly #session: Session
+  readonly #groups: Groups
   #state: State = 'stopped'
   #lifetime = new AbortController()
   #transition: Promise<void> | undefined
@@ -94,6 +102,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log('heartbeat failed', `heartbeat failed: ${String(error)}`))
     this.#backoff = new Backoff(this.#settings.initialReconnectBackoff, this.#settings.maxReconnectBackoff)
     this.#session = this.#makeSession()
+    this.#groups = this.#makeGroups(remote)
   }
 
   /** Started and not stopped (connected or reconnecting). */
@@ -146,6 +155,58 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     return makeSynchronized((lockName) => this.getLock(lockName), name, options, this)
   }
 
+  /** Creates group `name` (the backend sees prefix + name). ERR_GROUP_ALREADY_EXISTS if it exists. */
+  async createGroup (name: string): Promise<void> { await this.#groups.create(name) }
+
+  /** Deletes an empty group (ERR_GROUP_NOT_EMPTY while it has live members, ERR_GROUP_NOT_FOUND). */
+  async deleteGroup (name: string): Promise<void> { await this.#groups.delete(name) }
+
+  /**
+   * Joins group `name` as this member, with `capabilities` (any JSON value;
+   * default null) for the others to read. The membership lasts while the
+   * heartbeat renews it: stop() leaves, and a member that stops beating is
+   * gone one lease later (file://: when its process ends).
+   */
+  async joinGroup (name: string, capabilities?: unknown): Promise<void> { await this.#groups.join(name, capabilities) }
+
+  /** Leaves group `name` (ERR_GROUP_NOT_MEMBER if this member is not in it). */
+  async leaveGroup (name: string): Promise<void> { await this.#groups.leave(name) }
+
+  /** The ids of the live members of group `name`, sorted. */
+  async getMembers (name: string): Promise<string[]> { return await this.#groups.members(name) }
+
+  /** The capabilities `member` joined group `name` with (or last updated to). */
+  async getMemberCapabilities (name: string, member: string): Promise<unknown> { return await this.#groups.capabilities(name, member) }
+
+  /** Replaces this member's capabilities in group `name`. */
+  async updateCapabilities (name: string, capabilities: unknown): Promise<void> { await this.#groups.update(name, capabilities) }
+
+  /** Emits memberJoined / memberLeft for group `name` without joining it (joined groups are watched anyway). */
+  async watchGroup (name: string): Promise<void> { await this.#groups.watch(name) }
+
+  /** Stops watchGroup(); true if it was watched. */
+  unwatchGroup (name: string): boolean { return this.#groups.unwatch(name) }
+
+  /** The groups this member is in (left, expired and deleted ones drop out). */
+  get groups (): string[] { return this.#groups.joined }
+
+  /**
+   * Resolves once this member leads group `name`, with the term: its fencing
+   * token (higher for every new term) and a signal aborted if the term is lost.
+   * One term per group at a time across all members, as far as the backend's
+   * lock guarantees it. Rejects on `timeout` (ETIMEDOUT) or `signal`.
+   */
+  async campaign (name: string, options?: CampaignOptions): Promise<LeadershipTerm> { return await this.#groups.campaign(name, options) }
+
+  /** Ends this member's term in group `name`; true if it was leading until now. */
+  async resign (name: string): Promise<boolean> { return await this.#groups.resign(name) }
+
+  /** The member id of the leader of group `name`, or undefined while nobody leads. */
+  async leader (name: string): Promise<string | undefined> { return await this.#groups.leader(name) }
+
+  /** This member's current term in group `name`, if it leads it. */
+  leadership (name: string): LeadershipTerm | undefined { return this.#groups.term(name) }
+
   /**
    * The W3C Web Locks API (navigator.locks' interface) over this coordinator's
    * backend: exclusive everywhere, shared on file:// only (elsewhere
@@ -183,12 +244,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#state = 'connected'
     this.#log('connected', `member ${this.memberId} connected to ${this.url}`)
     this.#emit('connected')
-    if (this.#remote !== undefined) this.#heartbeat.start()
+    this.#heartbeat.start()
   }
 
   async #stop (): Promise<void> {
     this.#state = 'stopping'
     this.#heartbeat.stop()
+    await this.#groups.shutdown()
     const reason = new CoordinationError('ERR_COORDINATOR_STOPPED', `The coordinator of member ${this.memberId} stopped`)
     this.#lifetime.abort(reason)
     await Promise.all([...this.#held].map(async (lock) => await lock[kShutdown](reason)))
@@ -207,10 +269,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     await this.#remote.connect((error) => this.#disconnected(error))
   }
 
-  /** Renews the leases of held locks (and, for PostgreSQL, keeps the session from going idle). */
+  /** Renews the leases of held locks (and, for PostgreSQL, keeps the session from going idle), then the group memberships. */
   async #beat (): Promise<void> {
     const remote = this.#remote
-    if (remote === undefined || this.#state !== 'connected') return
+    if (this.#state !== 'connected') return
+    if (remote === undefined) return await this.#beatGroups()
     const locks: Array<{ lock: LeasedLock, fullName: string, owner: string }> = []
     for (const lock of this.#held) {
       const leased = lock as LeasedLock
@@ -237,6 +300,38 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       const { lock, owner } = locks[index] as { lock: LeasedLock, owner: string }
       if (renewed) lock[kConfirm](owner, sentAt)
       else lock[kLose](owner, new LockLostError(lock.fullName, 'the server no longer has it as ours (lease expired, or taken over after expiry)'))
+    })
+    await this.#beatGroups()
+  }
+
+  async #beatGroups (): Promise<void> {
+    try {
+      await this.#groups.beat()
+    } catch (error) {
+      this.#log('group check failed', `group check failed: ${(error as Error).message}`)
+    }
+  }
+
+  #makeGroups (remote: RedisBackend | PostgresBackend | EtcdBackend | undefined): Groups {
+    const guarded = this.#remote as GuardedBackend | undefined
+    const store: GroupStore = remote instanceof RedisBackend
+      ? new RedisGroupStore(() => remote.commands(), this.#settings.leaseTtl)
+      : remote instanceof PostgresBackend
+        ? new PostgresGroupStore(async (sql, values) => await remote.query(sql, values), this.#settings.leaseTtl)
+        : remote instanceof EtcdBackend
+          ? new EtcdGroupStore(remote)
+          : new FileGroupStore(this.#target.directory as string)
+    const directory = this.#target.directory as string
+    return new Groups({
+      session: this.#session,
+      store,
+      memberId: this.memberId,
+      prefix: this.prefix,
+      call: async (what, request) => guarded === undefined ? await request() : await guarded.call(what, request),
+      emit: (event, ...args) => this.#emit(event, ...args),
+      lock: (session, name, fullName) => guarded === undefined
+        ? new FileLock(session, directory, name, fullName)
+        : new RemoteLock(session, guarded, name, fullName)
     })
   }
 

@@ -88,13 +88,22 @@ function loadClient (): Pg {
   return client
 }
 
+/**
+ * A name as text: PostgreSQL text cannot hold NUL, which only the names of
+ * group leadership locks have (groups.ts); there it becomes U+F0000, a
+ * private-use character. The advisory key is still the hash of the name itself.
+ */
+function textName (fullName: string): string {
+  return fullName.includes('\0') ? fullName.replaceAll('\0', '\u{F0000}') : fullName
+}
+
 /** The advisory lock key of a name: the first 64 bits of its SHA-256, signed. */
 export function advisoryKey (fullName: string): bigint {
   return createHash('sha256').update(fullName).digest().readBigInt64BE(0)
 }
 
 /** How pg_locks shows a bigint advisory key: classid (high 32 bits) ':' objid (low 32 bits). */
-function lockId (key: bigint): string {
+export function lockId (key: bigint): string {
   const unsigned = BigInt.asUintN(64, key)
   return `${unsigned >> 32n}:${unsigned & 0xffffffffn}`
 }
@@ -196,7 +205,7 @@ export class PostgresBackend implements RemoteBackend {
       if (this.#owners.has(key)) return undefined
       let granted: string | undefined
       try {
-        granted = (await client.query<{ token: string | null }>(ACQUIRE, [key, fullName, owner, queue, this.#leaseTtl])).rows[0]?.token ?? undefined
+        granted = (await client.query<{ token: string | null }>(ACQUIRE, [key, textName(fullName), owner, queue, this.#leaseTtl])).rows[0]?.token ?? undefined
       } catch (error) {
         // The lock may have been granted before the counter update failed: give it back.
         if (!this.isConnectionError(error)) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {})
@@ -211,7 +220,7 @@ export class PostgresBackend implements RemoteBackend {
 
   async leave (fullName: string, owner: string): Promise<void> {
     // Those behind are told, as on a release: if it was first, the lock may be free for them now.
-    await this.#query(LEAVE, [fullName, owner, CHANNEL, advisoryKey(fullName).toString()])
+    await this.#query(LEAVE, [textName(fullName), owner, CHANNEL, advisoryKey(fullName).toString()])
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
@@ -293,6 +302,11 @@ export class PostgresBackend implements RemoteBackend {
   #notified (message: Notification): void {
     if (message.channel !== CHANNEL || message.payload === undefined) return
     for (const watch of this.#watches.get(message.payload) ?? []) watch.notify()
+  }
+
+  /** A query in turn on this session, for the group store (groups-postgres.ts). */
+  async query<T extends QueryResultRow> (sql: string, values?: unknown[]): Promise<QueryResult<T>> {
+    return await this.#query<T>(sql, values)
   }
 
   #query<T extends QueryResultRow> (sql: string, values?: unknown[]): Promise<QueryResult<T>> {

@@ -428,6 +428,9 @@ export class RedisBackend implements RemoteBackend {
     return channel
   }
 
+  /** The command connection, for the group store (groups-redis.ts). */
+  commands (): Redis | Cluster { return this.#connection() }
+
   #connection (): Redis | Cluster {
     if (this.#commands === undefined) throw this.#disconnected()
     return this.#commands

@@ -95,9 +95,34 @@ export interface LockLostEvent {
   error: Error
 }
 
+/** A member appeared in (memberJoined) or went from (memberLeft: left, expired, or its group was deleted) a group this coordinator watches. */
+export interface MemberEvent {
+  group: string
+  member: string
+}
+
+/** A term of leadership of a group, from campaign() until resign(), loss or stop(). */
+export interface LeadershipTerm {
+  group: string
+  /** Higher for every new term of the group, across members and restarts (the term's lock's fencing token). */
+  fencingToken: number
+  /** Aborted (reason: LockLostError, or ERR_COORDINATOR_STOPPED) when the term ends without resign(). */
+  signal: AbortSignal
+}
+
+export interface LeadershipLostEvent {
+  group: string
+  fencingToken: number
+  error: Error
+}
+
 export interface CoordinatorEvents {
   connected: []
   disconnected: [error: Error]
   reconnecting: [event: ReconnectingEvent]
   lockLost: [event: LockLostEvent]
+  memberJoined: [event: MemberEvent]
+  memberLeft: [event: MemberEvent]
+  elected: [term: LeadershipTerm]
+  leadershipLost: [event: LeadershipLostEvent]
 }
