@@ -33,8 +33,8 @@ Object.defineProperty(exports, 'Coordinator', {
   get: (): typeof import('./coordination/index').Coordinator => (require('./coordination/index') as typeof import('./coordination/index')).Coordinator
 })
 export type {
-  BackendKind, CoordinatorConstructorOptions, CoordinatorEvents, CoordinatorOptions, DistributedLock, LockLostEvent,
-  ReconnectingEvent, SynchronizedDecorator as CoordinatedSynchronizedDecorator, SynchronizedOptions as CoordinatedSynchronizedOptions
+  BackendKind, CampaignOptions, CoordinatorConstructorOptions, CoordinatorEvents, CoordinatorOptions, DistributedLock,
+  LeadershipLostEvent, LeadershipTerm, LockLostEvent, MemberEvent, ReconnectingEvent, SynchronizedDecorator as CoordinatedSynchronizedDecorator, SynchronizedOptions as CoordinatedSynchronizedOptions
 } from './coordination/index'
 export { LockLostError, CoordinationError, GroupError } from './errors'
 export type { GroupErrorCode } from './errors'

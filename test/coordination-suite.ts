@@ -21,8 +21,9 @@ export class Member {
   readonly #eventWaiters = new Set<() => void>()
   #nextId = 1
 
-  static async start (url: string, options: CoordinatorOptions = {}): Promise<Member> {
-    const member = new Member()
+  /** `fixture`: the member program in test/fixtures (default: the lock member). */
+  static async start (url: string, options: CoordinatorOptions = {}, fixture = 'coordination-member.js'): Promise<Member> {
+    const member = new Member(fixture)
     await member.waitFor('ready', () => true, 10_000)
     const reply = await member.call('start', { url, options })
     if (!reply.ok) {
@@ -32,8 +33,8 @@ export class Member {
     return member
   }
 
-  private constructor () {
-    this.child = fork(join(__dirname, 'fixtures', 'coordination-member.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  private constructor (fixture: string) {
+    this.child = fork(join(__dirname, 'fixtures', fixture), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.child.on('message', (message: MemberReply & MemberEvent & { id?: number }) => {
       if (typeof message.id === 'number') {
         this.#pending.get(message.id)?.(message)
