@@ -23,26 +23,34 @@ const TABLES = [
 
 const LEASE_END = "clock_timestamp() + $4 * interval '1 millisecond'"
 
-const JOIN = `WITH g AS (SELECT name FROM ${GROUPS} WHERE name = $1),
+// The session commits asynchronously (postgres.ts: a lost token is harmless);
+// a group or a membership must not vanish in a server crash after the call
+// resolved, so these statements commit synchronously (a transaction-local
+// setting, read at the statement's own commit). Renewals stay asynchronous:
+// the next heartbeat repeats a lost one.
+const DURABLE = "durable AS (SELECT set_config('synchronous_commit', 'on', true) AS setting)"
+const DURABLE_CHECK = '(SELECT setting IS NOT NULL FROM durable) AS durable'
+
+const JOIN = `WITH ${DURABLE}, g AS (SELECT name FROM ${GROUPS} WHERE name = $1),
 ins AS (INSERT INTO ${MEMBERS} AS m (group_name, member, capabilities, expires_at)
   SELECT name, $2, $3, ${LEASE_END} FROM g
   ON CONFLICT (group_name, member) DO UPDATE SET capabilities = EXCLUDED.capabilities, expires_at = EXCLUDED.expires_at
   WHERE m.expires_at <= clock_timestamp()
   RETURNING 1)
-SELECT EXISTS (SELECT 1 FROM g) AS found, EXISTS (SELECT 1 FROM ins) AS done`
+SELECT EXISTS (SELECT 1 FROM g) AS found, EXISTS (SELECT 1 FROM ins) AS done, ${DURABLE_CHECK}`
 
-const LEAVE = `WITH g AS (SELECT 1 FROM ${GROUPS} WHERE name = $1),
+const LEAVE = `WITH ${DURABLE}, g AS (SELECT 1 FROM ${GROUPS} WHERE name = $1),
 gone AS (DELETE FROM ${MEMBERS} WHERE group_name = $1 AND member = $2 RETURNING expires_at > clock_timestamp() AS live)
-SELECT EXISTS (SELECT 1 FROM g) AS found, COALESCE((SELECT live FROM gone), false) AS done`
+SELECT EXISTS (SELECT 1 FROM g) AS found, COALESCE((SELECT live FROM gone), false) AS done, ${DURABLE_CHECK}`
 
-const UPDATE = `WITH g AS (SELECT 1 FROM ${GROUPS} WHERE name = $1),
+const UPDATE = `WITH ${DURABLE}, g AS (SELECT 1 FROM ${GROUPS} WHERE name = $1),
 up AS (UPDATE ${MEMBERS} SET capabilities = $3 WHERE group_name = $1 AND member = $2 AND expires_at > clock_timestamp() RETURNING 1)
-SELECT EXISTS (SELECT 1 FROM g) AS found, EXISTS (SELECT 1 FROM up) AS done`
+SELECT EXISTS (SELECT 1 FROM g) AS found, EXISTS (SELECT 1 FROM up) AS done, ${DURABLE_CHECK}`
 
-const DELETE = `WITH live AS (SELECT 1 FROM ${MEMBERS} WHERE group_name = $1 AND expires_at > clock_timestamp() LIMIT 1),
+const DELETE = `WITH ${DURABLE}, live AS (SELECT 1 FROM ${MEMBERS} WHERE group_name = $1 AND expires_at > clock_timestamp() LIMIT 1),
 gone AS (DELETE FROM ${GROUPS} WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM live) RETURNING 1),
 leader AS (DELETE FROM ${LEADERS} WHERE group_name = $1 AND EXISTS (SELECT 1 FROM gone))
-SELECT EXISTS (SELECT 1 FROM ${GROUPS} WHERE name = $1) AS found, EXISTS (SELECT 1 FROM gone) AS done`
+SELECT EXISTS (SELECT 1 FROM ${GROUPS} WHERE name = $1) AS found, EXISTS (SELECT 1 FROM gone) AS done, ${DURABLE_CHECK}`
 
 const READ = `SELECT m.member, m.capabilities FROM ${GROUPS} g
 LEFT JOIN ${MEMBERS} m ON m.group_name = g.name AND m.expires_at > clock_timestamp() WHERE g.name = $1`
@@ -69,7 +77,7 @@ export class PostgresGroupStore implements GroupStore {
   }
 
   async create (group: string): Promise<boolean> {
-    return (await this.#run(`INSERT INTO ${GROUPS} (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1`, [group])).rows.length === 1
+    return (await this.#run(`WITH ${DURABLE} INSERT INTO ${GROUPS} (name) SELECT $1 FROM durable ON CONFLICT DO NOTHING RETURNING 1`, [group])).rows.length === 1
   }
 
   async delete (group: string): Promise<DeleteResult> {
