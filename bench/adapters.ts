@@ -3,7 +3,8 @@
 // the hand-off, throughput and many-waiters scenarios drive these.
 import { closeSync, constants, openSync } from 'node:fs'
 import { promisify } from 'node:util'
-import { Lock } from '../lib/index'
+import * as locksmith from '../lib/index'
+import { REF_SUFFIX, refLib, type LocksmithModule } from './compare'
 import { peer, type PeerName } from './peers'
 
 export interface Handle {
@@ -80,21 +81,31 @@ function lockfile (pollPeriod: number | undefined): (path: string) => Handle {
   }
 }
 
-export const CONTENDERS: Contender[] = [
-  {
-    id: 'locksmith',
-    label: 'locksmith',
+/** locksmith as the README recommends it: a Lock per path, `await acquire()`, `release()`. */
+function locksmithContender (lib: LocksmithModule, id: string, label: string): Contender {
+  return {
+    id,
+    label,
     waits: 'native thread (one per path), kernel wake-up',
     kernelKind: 'flock',
     create (path) {
-      const lock = new Lock(path)
+      const lock = new lib.Lock(path)
       return {
         acquire: async () => { await lock.acquire() },
         release: () => { lock.release() },
         close: () => { lock.release() }
       }
     }
-  },
+  }
+}
+
+/** The other build of a --compare run (loaded only when asked for). */
+export function refContender (label: string): Contender {
+  return locksmithContender(refLib(), `locksmith${REF_SUFFIX}`, label)
+}
+
+export const CONTENDERS: Contender[] = [
+  locksmithContender(locksmith, 'locksmith', 'locksmith'),
   {
     id: 'fs-native-extensions',
     label: 'fs-native-extensions',
@@ -161,6 +172,7 @@ export const CONTENDERS: Contender[] = [
 ]
 
 export function contender (id: string): Contender {
+  if (id === `locksmith${REF_SUFFIX}`) return refContender(id)
   const found = CONTENDERS.find((c) => c.id === id)
   if (found === undefined) throw new Error(`unknown contender ${id}`)
   return found

@@ -7,6 +7,9 @@
 //   baseline checked KIND PATH BATCHES BATCH           the same with the check a Lock makes after locking:
 //                                                      fstat + stat, the path still names the locked file
 //   baseline handoff KIND PATH ROUNDS MIN_US MAX_US    two processes pass the lock back and forth (ns per hand-off)
+//   baseline handoff-loop KIND PATH ROUNDS MIN_US MAX_US  the same, each process waiting as a Node addon must: a
+//                                                      thread blocked in the lock wakes the process's event loop
+//                                                      (a thread in epoll_wait) through an eventfd
 //   baseline counter KIND PATH COUNTER START_NS END_NS increment a counter file under the lock until END_NS
 //   baseline hold    KIND PATH                         take the lock, print "held", keep it until stdin closes
 //   baseline cancel  KIND PATH ROUNDS                  interrupt a thread blocked in the lock (pthread_kill + join)
@@ -25,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,10 +133,67 @@ static void read_byte(int fd) {
   }
 }
 
+// The model of a Node addon's wait: a thread of its own blocks in the lock call
+// and, once granted, wakes the event loop, a thread asleep in epoll_wait on an
+// eventfd (as libuv's uv_async_send does). Two wake-ups per hand-off, where a
+// C process blocked in the lock itself needs one: the floor for any Node design.
+struct loop_waiter {
+  int fd;
+  enum kind kind;
+  int go[2];    // the loop asks the thread to wait for the lock ('w') or to end ('q')
+  int granted;  // eventfd the thread signals once it holds the lock
+  int epoll;
+  pthread_t thread;
+};
+
+static void *loop_waiter_main(void *raw) {
+  struct loop_waiter *w = raw;
+  for (;;) {
+    char c;
+    if (read(w->go[0], &c, 1) != 1 || c == 'q') return NULL;
+    while (lock_fd(w->fd, w->kind, 1) != 0) {
+      if (errno != EINTR) die("lock");
+    }
+    uint64_t one = 1;
+    if (write(w->granted, &one, sizeof one) != sizeof one) die("eventfd write");
+  }
+}
+
+static void loop_waiter_start(struct loop_waiter *w, int fd, enum kind kind) {
+  w->fd = fd;
+  w->kind = kind;
+  if (pipe(w->go) != 0) die("pipe");
+  w->granted = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  w->epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (w->granted < 0 || w->epoll < 0) die("eventfd/epoll");
+  struct epoll_event event = {.events = EPOLLIN, .data = {.fd = w->granted}};
+  if (epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->granted, &event) != 0) die("epoll_ctl");
+  if (pthread_create(&w->thread, NULL, loop_waiter_main, w) != 0) die("pthread_create");
+}
+
+// Asks the thread to wait, then sleeps in epoll_wait until it says it holds the lock.
+static void loop_waiter_lock(struct loop_waiter *w) {
+  write_byte(w->go[1], 'w');
+  struct epoll_event event;
+  for (;;) {
+    int n = epoll_wait(w->epoll, &event, 1, -1);
+    if (n == 1) break;
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+  }
+  uint64_t count;
+  if (read(w->granted, &count, sizeof count) != sizeof count) die("eventfd read");
+}
+
+static void loop_waiter_stop(struct loop_waiter *w) {
+  write_byte(w->go[1], 'q');
+  pthread_join(w->thread, NULL);
+}
+
 // Round i: the holder waits until the waiter is about to block, holds a random
 // while longer (so the waiter is asleep in the kernel), stamps t0 and unlocks;
 // the waiter stamps t1 as soon as it has the lock. Then the roles swap.
-static int run_handoff(enum kind kind, const char *path, long rounds, long min_us, long max_us) {
+// With via_loop, each process waits through a loop_waiter.
+static int run_handoff(enum kind kind, const char *path, long rounds, long min_us, long max_us, int via_loop) {
   int64_t *stamps = mmap(NULL, sizeof(int64_t) * 2 * (size_t)rounds, PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (stamps == MAP_FAILED) die("mmap");
@@ -145,6 +207,8 @@ static int run_handoff(enum kind kind, const char *path, long rounds, long min_u
   // The child opens its own file description (a forked copy would share the
   // parent's flock and OFD locks; classic POSIX locks are not inherited at all).
   if (is_child) fd = open_lock_file(path);
+  struct loop_waiter waiter;
+  if (via_loop) loop_waiter_start(&waiter, fd, kind);  // after fork: threads do not survive it
   int in = is_child ? to_child[0] : to_parent[0];
   int out = is_child ? to_parent[1] : to_child[1];
   unsigned seed = (unsigned)getpid();
@@ -159,14 +223,19 @@ static int run_handoff(enum kind kind, const char *path, long rounds, long min_u
       read_byte(in);  // the waiter has it: only now may this side queue up again
     } else {
       write_byte(out, 'w');
-      while (lock_fd(fd, kind, 1) != 0) {
-        if (errno != EINTR) die("lock");
+      if (via_loop) {
+        loop_waiter_lock(&waiter);
+      } else {
+        while (lock_fd(fd, kind, 1) != 0) {
+          if (errno != EINTR) die("lock");
+        }
       }
       stamps[2 * i + 1] = now_ns();
       write_byte(out, 'a');
     }
   }
   unlock_fd(fd, kind);
+  if (via_loop) loop_waiter_stop(&waiter);
   if (is_child) _exit(0);
   int status;
   waitpid(pid, &status, 0);
@@ -278,7 +347,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: baseline clock | try|cycle|checked|handoff|counter|hold|cancel KIND PATH ...\n");
+    fprintf(stderr, "usage: baseline clock | try|cycle|checked|handoff|handoff-loop|counter|hold|cancel KIND PATH ...\n");
     return 2;
   }
   const char *command = argv[1];
@@ -288,8 +357,8 @@ int main(int argc, char **argv) {
     int checked = strcmp(command, "checked") == 0;
     return run_micro(command[0] == 'c', checked, kind, path, atol(argv[4]), atol(argv[5]));
   }
-  if (strcmp(command, "handoff") == 0 && argc == 7) {
-    return run_handoff(kind, path, atol(argv[4]), atol(argv[5]), atol(argv[6]));
+  if ((strcmp(command, "handoff") == 0 || strcmp(command, "handoff-loop") == 0) && argc == 7) {
+    return run_handoff(kind, path, atol(argv[4]), atol(argv[5]), atol(argv[6]), command[7] == '-');
   }
   if (strcmp(command, "counter") == 0 && argc == 7) {
     return run_counter(kind, path, argv[4], atoll(argv[5]), atoll(argv[6]));

@@ -2,7 +2,10 @@
 // operation over a batch sized to take about 50 µs (timer overhead stays below
 // 1 %); contenders take turns, round after round, so machine noise falls on all
 // of them alike. The first round warms up and is dropped.
+import * as locksmith from '../lib/index'
 import { runBaselineAsync, type Baseline } from './baseline'
+import { REF_SUFFIX, refLabel, type LocksmithModule } from './compare'
+import type { Context } from './context'
 import { nowNs } from './clock'
 import { progress } from './progress'
 import { computeRatios, type Row, type ScenarioResult } from './results'
@@ -141,6 +144,22 @@ export function cCase (baseline: Baseline, id: string, label: string, args: (bat
     return { id, label, setup: () => ({ status: 'unavailable', reason: baseline.reason ?? 'no C compiler' }) }
   }
   return { id, label, external: args }
+}
+
+/**
+ * A scenario's cases: locksmith's, made by `own` for a build of the library
+ * (lock files named through `file`), then everyone else's. In a --compare run,
+ * locksmith's for the working tree and for the other build, and nothing else.
+ */
+export function withComparison (
+  context: Context, file: (name: string) => string,
+  own: (lib: LocksmithModule, file: (name: string) => string) => MicroCase[], others: () => MicroCase[]
+): MicroCase[] {
+  const mine = own(locksmith, file)
+  const compare = context.compare
+  if (compare === undefined) return [...mine, ...others()]
+  const theirs = own(compare.lib, (name) => file(`${name}${REF_SUFFIX}`))
+  return [...mine, ...theirs.map((c) => ({ ...c, id: `${c.id}${REF_SUFFIX}`, label: refLabel(c.label, compare) }))]
 }
 
 /** Runs one micro scenario and packs it as a result with ratios to locksmith. */

@@ -70,6 +70,8 @@ export interface Results {
   peers: Array<{ name: string, version?: string, available: boolean, reason?: string }>
   baseline: { available: boolean, reason?: string }
   clock: { clock: string, shared: boolean, detail: string }
+  /** A --compare run: the other build of locksmith (rows with ids ending in '@ref'). */
+  comparison?: { ref: string, commit: string }
   scenarios: ScenarioResult[]
   targets: Target[]
   durationMs: number

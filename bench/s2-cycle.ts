@@ -3,9 +3,9 @@
 import { closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Lock, LockFile } from '../lib/index'
+import type { LocksmithModule } from './compare'
 import type { Context } from './context'
-import { cCase, microScenario, type MicroCase } from './micro'
+import { cCase, microScenario, withComparison, type MicroCase } from './micro'
 import { peer } from './peers'
 import type { ScenarioResult } from './results'
 
@@ -15,29 +15,31 @@ export async function scenario2 (context: Context): Promise<ScenarioResult> {
   const dir = context.dir('s2')
   const file = (name: string): string => join(dir, `${name}.lock`)
   const unavailable = { status: 'unavailable', reason: 'does not load' } as const
-  const cases: MicroCase[] = [
+  const ownCases = (lib: LocksmithModule, file: (name: string) => string): MicroCase[] => [
     {
       id: 'locksmith',
       label: 'locksmith Lock tryAcquire/release',
       note: 'the Lock opens its descriptor on acquire and closes it when released',
-      setup: () => { const lock = new Lock(file('locksmith')); return () => { lock.tryAcquire(); lock.release() } }
+      setup: () => { const lock = new lib.Lock(file('locksmith')); return () => { lock.tryAcquire(); lock.release() } }
     },
     {
       id: 'locksmith-new',
       label: 'locksmith new Lock() + tryAcquire/release',
-      setup: () => { const path = file('locksmith-new'); return () => { const lock = new Lock(path); lock.tryAcquire(); lock.release() } }
+      setup: () => { const path = file('locksmith-new'); return () => { const lock = new lib.Lock(path); lock.tryAcquire(); lock.release() } }
     },
     {
       id: 'locksmith-lockfile',
       label: 'locksmith LockFile.open + tryLock + close',
-      setup: () => { const path = file('locksmith-lockfile'); return () => { const f = LockFile.open(path); f.tryLock(); f.close() } }
+      setup: () => { const path = file('locksmith-lockfile'); return () => { const f = lib.LockFile.open(path); f.tryLock(); f.close() } }
     },
     {
       id: 'locksmith-async',
       label: 'locksmith await Lock.acquire() + release',
       async: true,
-      setup: () => { const lock = new Lock(file('locksmith-async')); return async () => { await lock.acquire(); lock.release() } }
-    },
+      setup: () => { const lock = new lib.Lock(file('locksmith-async')); return async () => { await lock.acquire(); lock.release() } }
+    }
+  ]
+  const cases = withComparison(context, file, ownCases, () => [
     {
       id: 'fs-native-extensions',
       label: 'fs-native-extensions open + tryLock + unlock + close',
@@ -125,7 +127,7 @@ export async function scenario2 (context: Context): Promise<ScenarioResult> {
       ...cCase(context.baseline, 'c-flock-checked', 'C open + flock + fstat + stat + flock(LOCK_UN) + close', (batches, batch) => ['checked', 'flock', file('c-checked'), String(batches), String(batch)]),
       note: 'the system calls of a Lock: the C cycle plus the check that the path still names the locked file'
     }
-  ]
+  ])
   const result = await microScenario({
     id: 's2',
     title: 'full cycle: open/create + lock + unlock + close',

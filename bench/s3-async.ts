@@ -2,9 +2,10 @@
 // makes: `await lock.acquire()` when nobody else holds the lock.
 import { closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
-import { Lock, LockFile } from '../lib/index'
+import type * as locksmith from '../lib/index'
+import type { LocksmithModule } from './compare'
 import type { Context } from './context'
-import { microScenario, type MicroCase } from './micro'
+import { microScenario, withComparison, type MicroCase } from './micro'
 import { peer } from './peers'
 import type { ScenarioResult } from './results'
 
@@ -17,25 +18,27 @@ export async function scenario3 (context: Context): Promise<ScenarioResult> {
     fds.push(fd)
     return fd
   }
-  const files: LockFile[] = []
+  const files: locksmith.LockFile[] = []
   const unavailable = { status: 'unavailable', reason: 'does not load' } as const
-  const cases: MicroCase[] = [
+  const ownCases = (lib: LocksmithModule, file: (name: string) => string): MicroCase[] => [
     {
       id: 'locksmith',
       label: 'locksmith await lock.acquire() + release()',
       async: true,
-      setup: () => { const lock = new Lock(file('locksmith')); return async () => { await lock.acquire(); lock.release() } }
+      setup: () => { const lock = new lib.Lock(file('locksmith')); return async () => { await lock.acquire(); lock.release() } }
     },
     {
       id: 'locksmith-lockfile',
       label: 'locksmith await lockFile.lock() + unlock() (open file)',
       async: true,
       setup: () => {
-        const f = LockFile.open(file('locksmith-lockfile'))
+        const f = lib.LockFile.open(file('locksmith-lockfile'))
         files.push(f)
         return async () => { await f.lock(); f.unlock() }
       }
-    },
+    }
+  ]
+  const cases = withComparison(context, file, ownCases, () => [
     {
       id: 'fs-native-extensions',
       label: 'fs-native-extensions await waitForLock() + unlock()',
@@ -71,7 +74,7 @@ export async function scenario3 (context: Context): Promise<ScenarioResult> {
         return async () => { await lock(); library.flockSync(fd, 'un') }
       }
     }
-  ]
+  ])
   const result = await microScenario({
     id: 's3',
     title: 'asynchronous uncontended acquire + release',

@@ -7,7 +7,8 @@
 // random too), long enough for a kernel waiter to be asleep. Nothing else runs
 // in the measured window: the holder's stamp is fetched after the hand-off.
 import { join } from 'node:path'
-import { CONTENDERS, pollPeriodMs, type Contender } from './adapters'
+import { CONTENDERS, pollPeriodMs, refContender, type Contender } from './adapters'
+import { refLabel } from './compare'
 import { Agent, startAgents } from './agents'
 import { runBaselineAsync } from './baseline'
 import type { Context } from './context'
@@ -126,7 +127,9 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     distributions[id] = quantiles(latencies, 101)
   }
   const available: Contender[] = []
-  for (const c of CONTENDERS) {
+  const compare = context.compare
+  const contenders = compare === undefined ? CONTENDERS : [CONTENDERS[0] as Contender, refContender(refLabel('locksmith', compare))]
+  for (const c of contenders) {
     const info = c.peer === undefined ? undefined : peerInfo(c.peer)
     if (info !== undefined && !info.available) rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
     else available.push(c)
@@ -145,17 +148,24 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
     if (latencies instanceof Error) rows.push({ id: c.id, label: c.label, status: 'failed', reason: latencies.message })
     else record(c.id, c.label, latencies, c.waits)
   }
-  const cLabel = 'two C processes (blocking flock)'
-  if (context.baseline.path === undefined) {
-    rows.push({ id: 'c-flock', label: cLabel, status: 'unavailable', reason: context.baseline.reason })
-  } else {
-    progress(`4 hand-off: ${cLabel}`)
-    const rounds = plan(0, context.quick).rounds
-    try {
-      const latencies = await runBaselineAsync(['handoff', 'flock', join(dir, 'c.lock'), String(rounds), String(MIN_HOLD_MS * 1000), String(MAX_HOLD_MS * 1000)])
-      record('c-flock', cLabel, latencies, 'blocked in flock(2), woken by the kernel')
-    } catch (error) {
-      rows.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
+  if (compare === undefined) {
+    const rounds = String(plan(0, context.quick).rounds)
+    const hold = [String(MIN_HOLD_MS * 1000), String(MAX_HOLD_MS * 1000)]
+    const baselines = [
+      { id: 'c-flock', label: 'two C processes (blocking flock)', args: ['handoff', 'flock', join(dir, 'c.lock'), rounds, ...hold], note: 'blocked in flock(2), woken by the kernel' },
+      { id: 'c-flock-loop', label: 'two C processes, each waiting as a Node addon must', args: ['handoff-loop', 'flock', join(dir, 'c-loop.lock'), rounds, ...hold], note: 'a thread blocked in flock(2) wakes an epoll loop through an eventfd: two wake-ups, the floor for any Node design' }
+    ]
+    for (const { id, label, args, note } of baselines) {
+      if (context.baseline.path === undefined) {
+        rows.push({ id, label, status: 'unavailable', reason: context.baseline.reason })
+        continue
+      }
+      progress(`4 hand-off: ${label}`)
+      try {
+        record(id, label, await runBaselineAsync(args), note)
+      } catch (error) {
+        rows.push({ id, label, status: 'failed', reason: (error as Error).message })
+      }
     }
   }
   const result: ScenarioResult = {

@@ -4,7 +4,8 @@
 // agrees with the increments counted (mutual exclusion held).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CONTENDERS, type Contender } from './adapters'
+import { CONTENDERS, refContender, type Contender } from './adapters'
+import { refLabel } from './compare'
 import { startAgents } from './agents'
 import { runBaselineAsync } from './baseline'
 import { nowNs } from './clock'
@@ -66,10 +67,8 @@ async function runC (lockPath: string, counterPath: string, durationMs: number):
   return { ops: outputs.map((o) => o[0] as number), maxWaitNs: outputs.map((o) => o[1] as number), stillWaiting: 0 }
 }
 
-export async function scenario5 (context: Context): Promise<ScenarioResult> {
-  const dir = context.dir('s5')
-  const durationMs = context.quick ? 300 : 3000
-  const started = Date.now()
+/** Every contender, then the C processes, one after another. */
+async function everyContender (context: Context, dir: string, durationMs: number): Promise<Row[]> {
   const rows: Row[] = []
   const counterFile = (id: string): string => {
     const path = join(dir, `${id}.counter`)
@@ -105,6 +104,39 @@ export async function scenario5 (context: Context): Promise<ScenarioResult> {
       rows.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
     }
   }
+  return rows
+}
+
+/** --compare: the two builds take turns, `rounds` runs each; the rows add up their runs. */
+async function compareBuilds (ref: Contender, dir: string, durationMs: number, rounds: number): Promise<Row[]> {
+  const builds = [CONTENDERS[0] as Contender, ref]
+  const totals = new Map(builds.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
+  for (let round = 0; round < rounds; round++) {
+    for (const c of round % 2 === 0 ? builds : [...builds].reverse()) {
+      progress(`5 throughput: ${c.label} (run ${round + 1}/${rounds})`)
+      const counter = join(dir, `${c.id}-${round}.counter`)
+      writeFileSync(counter, '0')
+      const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
+      const total = totals.get(c.id) as { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
+      outcome.ops.forEach((ops, i) => { total.ops[i] = (total.ops[i] as number) + ops })
+      outcome.maxWaitNs.forEach((wait, i) => { total.maxWaitNs[i] = Math.max(total.maxWaitNs[i] as number, wait) })
+      total.stillWaiting += outcome.stillWaiting
+      total.counted += Number.parseInt(readFileSync(counter, 'utf8'), 10)
+    }
+  }
+  return builds.map((c) => {
+    const total = totals.get(c.id) as { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
+    return toRow(c.id, c.label, total, rounds * durationMs / 1000, total.counted, `${rounds} runs of ${durationMs} ms, alternating`)
+  })
+}
+
+export async function scenario5 (context: Context): Promise<ScenarioResult> {
+  const dir = context.dir('s5')
+  const durationMs = context.quick ? 300 : 3000
+  const started = Date.now()
+  const rows = context.compare === undefined
+    ? await everyContender(context, dir, durationMs)
+    : await compareBuilds(refContender(refLabel('locksmith', context.compare)), dir, durationMs, context.quick ? 1 : 3)
   const result: ScenarioResult = {
     id: 's5',
     title: `contended throughput: ${PROCESSES} processes incrementing a shared counter file`,

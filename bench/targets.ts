@@ -70,11 +70,18 @@ export function checkTargets (results: Pick<Results, 'scenarios'>): Target[] {
   if (s4 !== undefined) {
     const me = rowOf(s4, 'locksmith')
     const c = rowOf(s4, 'c-flock')
-    let text = 'p50 within 2× of two C processes'
-    if (me?.median === undefined || c?.median === undefined) targets.push(missing('s4', text, 'locksmith or C row'))
+    let text = 'p50 no slower than the fastest peer (fs-ext, which waits on the libuv pool)'
+    const fsExt = rowOf(s4, 'fs-ext')
+    if (me?.median === undefined || fsExt?.median === undefined) targets.push(missing('s4', text, 'locksmith or fs-ext row'))
+    else targets.push({ scenario: 's4', text, met: me.median <= fsExt.median, detail: `locksmith p50 ${duration(me.median)} vs fs-ext ${duration(fsExt.median)}: ${ratio(me.median / fsExt.median)} its time` })
+    text = 'p50 within 1.5× of the C model of a Node wait (a thread blocked in flock wakes an epoll loop)'
+    const model = rowOf(s4, 'c-flock-loop')
+    if (me?.median === undefined || model?.median === undefined) targets.push(missing('s4', text, 'locksmith or C model row'))
     else {
-      const r = me.median / c.median
-      targets.push({ scenario: 's4', text, met: r <= 2, detail: `locksmith p50 ${duration(me.median)} vs C ${duration(c.median)}: ${ratio(r)}` })
+      const r = me.median / model.median
+      const c = rowOf(s4, 'c-flock')
+      const also = c?.median === undefined ? '' : `; two plain C processes ${duration(c.median)}`
+      targets.push({ scenario: 's4', text, met: r <= 1.5, detail: `locksmith p50 ${duration(me.median)} vs model ${duration(model.median)}: ${ratio(r)}${also}` })
     }
     text = 'at least 100× better than proper-lockfile'
     const peer = rowOf(s4, 'proper-lockfile')
@@ -85,6 +92,19 @@ export function checkTargets (results: Pick<Results, 'scenarios'>): Target[] {
       const also = fast?.median === undefined ? '' : `; with 10 ms retries ${duration(fast.median)}: ${ratio(fast.median / me.median)}`
       targets.push({ scenario: 's4', text, met: r >= 100, detail: `proper-lockfile p50 ${duration(peer.median)} vs locksmith ${duration(me.median)}: ${ratio(r)}${also}` })
     }
+  }
+  const s5 = scenario(results, 's5')
+  if (s5 !== undefined) {
+    const me = rowOf(s5, 'locksmith')
+    let text = 'throughput at or above the best native peer'
+    const peers = ['fs-native-extensions', 'os-lock', 'fs-ext'].map((id) => rowOf(s5, id)).filter((r) => r?.median !== undefined)
+    const best = peers.sort((a, b) => (b?.median as number) - (a?.median as number))[0]
+    if (me?.median === undefined || best?.median === undefined) targets.push(missing('s5', text, 'locksmith or native peer row'))
+    else targets.push({ scenario: 's5', text, met: me.median >= best.median, detail: `locksmith ${Math.round(me.median).toLocaleString('en-US')} ops/s vs ${best.label} ${Math.round(best.median).toLocaleString('en-US')}: ${ratio(me.median / best.median)}` })
+    text = 'fair (Jain index at least 0.99) and the counter exact'
+    const jain = me?.metrics?.fairness
+    if (typeof jain !== 'number') targets.push(missing('s5', text, 'locksmith row'))
+    else targets.push({ scenario: 's5', text, met: jain >= 0.99 && me?.metrics?.counterOk === true, detail: `Jain ${jain.toFixed(3)}, counter ${me?.metrics?.counterOk === true ? 'exact' : 'WRONG'}` })
   }
   const s6 = scenario(results, 's6')
   if (s6 !== undefined) {
@@ -98,6 +118,13 @@ export function checkTargets (results: Pick<Results, 'scenarios'>): Target[] {
     const busy = me?.metrics?.waitingEventLoopDelayP99Ms
     if (typeof idle !== 'number' || typeof busy !== 'number') targets.push(missing('s6', text, 'locksmith row'))
     else targets.push({ scenario: 's6', text, met: busy <= 2 * idle, detail: `${ms(busy)} waiting vs ${ms(idle)} idle: ${ratio(busy / idle)}` })
+  }
+  const s7 = scenario(results, 's7')
+  if (s7 !== undefined) {
+    const text = 'cancellation p50 under 0.5 ms'
+    const me = rowOf(s7, 'locksmith')
+    if (me?.median === undefined) targets.push(missing('s7', text, 'locksmith row'))
+    else targets.push({ scenario: 's7', text, met: me.median < 0.5e6, detail: `locksmith p50 ${duration(me.median)}` })
   }
   return targets
 }
