@@ -230,8 +230,8 @@ bool Report(napi_env env, napi_value callback, const Wait& wait, const OpenFile&
 void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
   if (env == nullptr) return;
   auto* wait = static_cast<Wait*>(data);
-  // The thread is parked; it exits and is joined when the finalizer deletes
-  // the wait, so neither its exit nor the join delays the caller.
+  // The waiter thread lets go of the wait on its own; the finalizer, which
+  // deletes the wait, waits for that if need be (it rarely has to).
   napi_release_threadsafe_function(wait->completion, napi_tsfn_release);
   int result = wait->waiter->Claim();
   OpenFile* file = wait->file;
@@ -245,7 +245,7 @@ void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
 
 // The thread-safe function's finalizer. At teardown it may come before the
 // table's own cleanup: the Waiter's destructor then cancels, gives back a
-// grant while the file is still open, and joins the thread.
+// grant while the file is still open, and waits until its thread lets go.
 void FinalizeWait(napi_env, void* data, void*) noexcept {
   auto* wait = static_cast<Wait*>(data);
   if (wait->file != nullptr) wait->file->wait = nullptr;

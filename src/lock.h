@@ -60,6 +60,13 @@ int Unlock(file_t file, const LockRequest& request);
 struct Thread;
 int StartThread(void (*entry)(void*), void* arg, Thread** out);
 void InterruptThread(Thread* thread);
+// Forgets an interrupt that came too late to matter (where an interrupt stays
+// set until then, as on Windows), before the thread waits again.
+void ClearInterrupt(Thread* thread);
 void JoinThread(Thread* thread);  // also frees it
+// Called by the thread itself as the last thing it does: nobody will join it.
+void DetachThread(Thread* thread);  // also frees it
+// Names the calling thread for ps, top and the tests (where the platform can).
+void NameThread(const char* name);
 
 }  // namespace locksmith

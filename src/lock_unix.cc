@@ -184,12 +184,6 @@ namespace {
 
 void* ThreadMain(void* raw) {
   auto* thread = static_cast<Thread*>(raw);
-  // A name that tools (ps, top, the tests) can tell apart from Node's own threads.
-#if defined(__linux__)
-  pthread_setname_np(pthread_self(), "locksmith-wait");
-#elif defined(__APPLE__)
-  pthread_setname_np("locksmith-wait");
-#endif
   thread->entry(thread->arg);
   return nullptr;
 }
@@ -225,6 +219,24 @@ int StartThread(void (*entry)(void*), void* arg, Thread** out) {
 
 void InterruptThread(Thread* thread) {
   pthread_kill(thread->id, InterruptSignal());
+}
+
+// A signal is delivered once; nothing stays set.
+void ClearInterrupt(Thread*) {}
+
+void DetachThread(Thread* thread) {
+  pthread_detach(thread->id);
+  delete thread;
+}
+
+void NameThread(const char* name) {
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), name);
+#elif defined(__APPLE__)
+  pthread_setname_np(name);
+#else
+  (void)name;
+#endif
 }
 
 void JoinThread(Thread* thread) {

@@ -442,6 +442,17 @@ int StartThread(void (*entry)(void*), void* arg, Thread** out) {
 
 void InterruptThread(Thread* thread) { SetEvent(thread->interrupt); }
 
+void ClearInterrupt(Thread* thread) { ResetEvent(thread->interrupt); }
+
+void DetachThread(Thread* thread) {
+  CloseHandle(thread->handle);
+  CloseHandle(thread->interrupt);
+  delete thread;
+}
+
+// Thread descriptions need Windows 10 1607 and are not in Wine's headers here.
+void NameThread(const char*) {}
+
 void JoinThread(Thread* thread) {
   WaitForSingleObject(thread->handle, INFINITE);
   CloseHandle(thread->handle);

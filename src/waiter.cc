@@ -2,8 +2,100 @@
 
 #include <cerrno>
 #include <chrono>
+#include <vector>
 
 namespace locksmith {
+
+namespace {
+
+// Waiter threads are kept between waits, up to kMaxIdle of them for up to
+// kIdleLifetime each. Starting a thread per wait cost a thread start before
+// each wait and a thread exit and join on the JavaScript thread after it; and a
+// thread that has just started has no recent CPU, so the kernel tends to wake it
+// on an idle one, which on a virtual machine costs the most (measured: the
+// bench's hand-off). The most recently used thread is reused first.
+constexpr size_t kMaxIdle = 4;
+constexpr auto kIdleLifetime = std::chrono::seconds(2);
+constexpr const char* kBusyName = "locksmith-wait";
+constexpr const char* kIdleName = "locksmith-idle";
+
+struct Worker {
+  Thread* thread = nullptr;
+  Waiter* job = nullptr;  // set by Assign, cleared by the worker when done
+  std::condition_variable assigned;
+};
+
+// Process-wide and never destroyed: idle workers may still be waiting on its
+// mutex when the process exits.
+struct Pool {
+  std::mutex mutex;
+  std::vector<Worker*> idle;
+};
+
+Pool& ThePool() {
+  static Pool* pool = new Pool();
+  return *pool;
+}
+
+void WorkerMain(void* raw) {
+  auto* worker = static_cast<Worker*>(raw);
+  Pool& pool = ThePool();
+  std::unique_lock<std::mutex> guard(pool.mutex);
+  for (;;) {
+    Waiter* job = worker->job;
+    guard.unlock();
+    NameThread(kBusyName);
+    job->Run(worker->thread);  // the job is let go of before Run returns
+    guard.lock();
+    worker->job = nullptr;
+    if (pool.idle.size() >= kMaxIdle) break;
+    pool.idle.push_back(worker);
+    NameThread(kIdleName);
+    bool has_job = worker->assigned.wait_for(guard, kIdleLifetime, [worker] { return worker->job != nullptr; });
+    if (has_job) continue;  // Assign took it off the idle list
+    for (auto it = pool.idle.begin(); it != pool.idle.end(); ++it) {
+      if (*it == worker) {
+        pool.idle.erase(it);
+        break;
+      }
+    }
+    break;
+  }
+  guard.unlock();
+  DetachThread(worker->thread);
+  delete worker;
+}
+
+// Runs the job on an idle worker, or on a new one. 0 or -errno.
+int Assign(Waiter* job, Thread** thread) {
+  Pool& pool = ThePool();
+  {
+    std::lock_guard<std::mutex> guard(pool.mutex);
+    if (!pool.idle.empty()) {
+      Worker* worker = pool.idle.back();
+      pool.idle.pop_back();
+      worker->job = job;
+      *thread = worker->thread;
+      ClearInterrupt(worker->thread);
+      worker->assigned.notify_one();
+      return 0;
+    }
+  }
+  auto* worker = new Worker();
+  worker->job = job;
+  // The worker reads its thread only after Assign's caller has it too: both
+  // under the pool's mutex, which the new thread takes first.
+  std::lock_guard<std::mutex> guard(pool.mutex);
+  int error = StartThread(&WorkerMain, worker, &worker->thread);
+  if (error != 0) {
+    delete worker;
+    return error;
+  }
+  *thread = worker->thread;
+  return 0;
+}
+
+}  // namespace
 
 Waiter::Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
                std::string path_to_check)
@@ -18,53 +110,56 @@ Waiter::~Waiter() {
 }
 
 int Waiter::Start() {
-  int error = StartThread(&Waiter::Run, this, &thread_);
+  std::lock_guard<std::mutex> guard(mutex_);
+  int error = Assign(this, &thread_);
   if (error != 0) {
-    std::lock_guard<std::mutex> guard(mutex_);
+    thread_ = nullptr;
     finished_ = true;
+    let_go_ = true;
     result_ = error;
   }
   return error;
 }
 
-void Waiter::Run(void* raw) {
-  auto* self = static_cast<Waiter*>(raw);
+void Waiter::Run(Thread* thread) {
   int result;
   for (;;) {
     {
-      std::lock_guard<std::mutex> guard(self->mutex_);
-      if (self->cancel_requested_) {
+      std::lock_guard<std::mutex> guard(mutex_);
+      if (cancel_requested_) {
         result = -ECANCELED;
         break;
       }
     }
     // A cancel that lands between the check above and the system call below
-    // is not lost: Cancel() keeps interrupting until finished_ is set.
-    result = WaitLock(self->file_, self->request_);
+    // is not lost: Cancel() keeps interrupting until finished_ is set. An
+    // interrupt meant for an earlier wait on this thread only costs a retry.
+    result = WaitLock(file_, request_);
     if (result != -EINTR) break;
+    ClearInterrupt(thread);
   }
   // Checked here, while this thread is awake anyway, instead of on the
   // JavaScript thread after the hand-off (about 15 us of it there).
   int current = -1;
-  if (result == 0 && !self->path_to_check_.empty()) {
+  if (result == 0 && !path_to_check_.empty()) {
     bool is_current = false;
-    if (IsCurrentFile(self->file_, self->path_to_check_.c_str(), &is_current) == 0) {
+    if (IsCurrentFile(file_, path_to_check_.c_str(), &is_current) == 0) {
       current = is_current ? 1 : 0;
     }
   }
   {
-    std::lock_guard<std::mutex> guard(self->mutex_);
-    self->current_ = current;
-    self->result_ = result;
-    self->finished_ = true;
+    std::lock_guard<std::mutex> guard(mutex_);
+    current_ = current;
+    result_ = result;
+    finished_ = true;
+    finished_changed_.notify_all();
   }
-  self->finished_changed_.notify_all();
-  if (self->on_finish_) self->on_finish_();
-  // Park until Join(): on a busy machine the event-loop thread just woken is
-  // often placed on this CPU, and the thread exit would run ahead of it
-  // (measured: 15-35 us of a hand-off).
-  std::unique_lock<std::mutex> guard(self->mutex_);
-  self->finished_changed_.wait(guard, [self] { return self->exit_allowed_; });
+  if (on_finish_) on_finish_();
+  std::lock_guard<std::mutex> guard(mutex_);
+  let_go_ = true;
+  // Notified under the mutex: once Join() sees let_go_ this object may be
+  // destroyed, so nothing here may touch it after the mutex is released.
+  finished_changed_.notify_all();
 }
 
 bool Waiter::WaitFor(int64_t timeout_ms) {
@@ -90,10 +185,10 @@ bool Waiter::Cancel() {
   if (claimed_) return false;
   if (!cancel_requested_) {
     cancel_requested_ = true;
+    // Interrupts only while this wait runs (under the mutex, before finished_):
+    // the thread goes on to serve other waits afterwards.
     while (!finished_) {
-      guard.unlock();
       InterruptThread(thread_);
-      guard.lock();
       finished_changed_.wait_for(guard, std::chrono::microseconds(200),
                                  [this] { return finished_; });
     }
@@ -105,14 +200,8 @@ bool Waiter::Cancel() {
 }
 
 void Waiter::Join() {
-  if (thread_ == nullptr) return;
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    exit_allowed_ = true;
-  }
-  finished_changed_.notify_all();
-  JoinThread(thread_);
-  thread_ = nullptr;
+  std::unique_lock<std::mutex> guard(mutex_);
+  finished_changed_.wait(guard, [this] { return let_go_; });
 }
 
 }  // namespace locksmith

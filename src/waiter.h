@@ -1,5 +1,7 @@
 // A blocking lock wait on a native thread of its own (never the libuv pool),
 // which can be cancelled at any moment. One mechanism for every backend.
+// Threads are kept for reuse between waits (see waiter.cc): a wait costs no
+// thread start, and its end no thread exit on the JavaScript thread.
 #pragma once
 
 #include <condition_variable>
@@ -37,14 +39,14 @@ class Waiter {
   // lock granted in the race is released first. False if Claim() came first.
   bool Cancel();
 
-  // Lets the thread exit and waits for it; call after the wait has finished.
-  // Until then a finished thread stays parked: exiting at once would take CPU
-  // time just when the thread it woke (the event loop's) needs it.
+  // Waits until the thread has let go of this wait (it then serves others or
+  // ends); call after the wait has finished.
   void Join();
 
- private:
-  static void Run(void* self);
+  // The wait itself, on a waiter thread.
+  void Run(Thread* thread);
 
+ private:
   file_t file_;
   LockRequest request_;
   std::function<void()> on_finish_;
@@ -56,7 +58,7 @@ class Waiter {
   bool finished_ = false;
   bool cancel_requested_ = false;
   bool claimed_ = false;
-  bool exit_allowed_ = false;
+  bool let_go_ = false;  // the thread no longer touches this object
   int result_ = 0;
   int current_ = -1;
 };
