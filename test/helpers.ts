@@ -95,12 +95,16 @@ export function openFdCount (): number {
   return readdirSync('/proc/self/fd').length
 }
 
-/** locksmith's native waiter threads in this process (named "locksmith-wait"), not Node's own. */
-export function waiterThreadCount (): number {
+/**
+ * locksmith's native waiter threads in this process, not Node's own: those
+ * waiting now ("locksmith-wait"), or those kept idle for the next wait ("locksmith-idle").
+ */
+export function waiterThreadCount (state: 'waiting' | 'idle' = 'waiting'): number {
+  const name = state === 'waiting' ? 'locksmith-wait' : 'locksmith-idle'
   let count = 0
   for (const task of readdirSync('/proc/self/task')) {
     try {
-      if (readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === 'locksmith-wait') count++
+      if (readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === name) count++
     } catch {
       // the thread ended while we looked
     }
