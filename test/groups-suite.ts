@@ -91,6 +91,8 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       const group = fresh('pool')
       await rejectsWith(a.joinGroup(group), 'ERR_GROUP_NOT_FOUND')
       await rejectsWith(a.getMembers(group), 'ERR_GROUP_NOT_FOUND')
+      await rejectsWith(a.watchGroup(group), 'ERR_GROUP_NOT_FOUND')
+      assert.equal(a.unwatchGroup(group), false)
       await a.createGroup(group)
       await rejectsWith(b.createGroup(group), 'ERR_GROUP_ALREADY_EXISTS')
       assert.deepEqual(await b.getMembers(group), [])

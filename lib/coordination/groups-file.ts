@@ -7,8 +7,9 @@
 // join, sweep, delete) take the group's own lock file first, so a sweep never
 // races a join of the same member id.
 //
-// Leadership: the leader writes its member id next to the group's leadership
-// lock file; leader() believes that file only while the lock is held.
+// Leadership: the leader writes its member id and token next to the group's
+// leadership lock file; leader() believes that file only while the lock is
+// held and the token in it is the one the lock's fence file last issued.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Lock } from '../lock'
@@ -111,7 +112,11 @@ export class FileGroupStore implements GroupStore {
       return undefined
     }
     try {
-      return (JSON.parse(readFileSync(this.#leaderPath(lockName), 'utf8')) as { member?: string }).member
+      const { member, token } = JSON.parse(readFileSync(this.#leaderPath(lockName), 'utf8')) as { member?: string, token?: number }
+      // The fence file has the current holder's token (file.ts writes it on each grant):
+      // a record with another token is the previous leader's, not yet overwritten.
+      const current = Number(readFileSync(join(this.#dir, lockFileName(lockName, undefined, '%fence')), 'utf8').trim())
+      return token === current ? member : undefined
     } catch {
       return undefined // elected a moment ago, not written yet
     }
