@@ -3,7 +3,7 @@
 import { after, before, describe } from 'node:test'
 import { groupSuite } from './groups-suite'
 import { tempDir } from './helpers'
-import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from './servers'
+import { clusterCheck, etcdCheck, EtcdServer, postgresCheck, PostgresServer, RedisCluster, redisCheck, RedisServer } from './servers'
 
 const lease = { leaseTtl: 1500, heartbeat: 250, initialReconnectBackoff: 50, maxReconnectBackoff: 400 }
 
@@ -17,6 +17,14 @@ describe('redis', { skip: redisCheck().skip }, () => {
   before(async () => { server = await RedisServer.start({ appendonly: true }) })
   after(async () => { await server?.stop() })
   groupSuite('redis', { url: () => server.url, options: { ...lease, prefix: 'app-' }, leased: true, restart: async () => await server.restart() })
+})
+
+describe('redis cluster', { skip: clusterCheck().skip }, () => {
+  let cluster: RedisCluster
+  before(async () => { cluster = await RedisCluster.start() })
+  after(async () => { await cluster?.stop() })
+  // A group's keys share one hash tag, so each script runs on one shard.
+  groupSuite('redis cluster', { url: () => cluster.url, options: lease, leased: true })
 })
 
 describe('postgresql', { skip: postgresCheck().skip }, () => {
