@@ -245,7 +245,10 @@ export class Slot {
       return
     }
     const file = this.#file as LockFile
-    file.unlock({ range: this.#options.range })
+    // No options object for the whole file: unlocking is what wakes the next
+    // holder, so nothing (not even option checks) should come before it.
+    if (this.#options.range === undefined) file.unlock()
+    else file.unlock({ range: this.#options.range })
     if (remove) this.#closeFile()
     else this.#unclaim()
     this.#pump()
