@@ -3,7 +3,10 @@
 //   acquire+release  uncontended cycles on a free lock
 //   hand-off         B waits while A holds; time from A's release() call until B holds
 //   re-taking member A takes and gives back the lock in a tight loop; B (another
-//                    coordinator in this process) asks once: how long until B gets it
+//                    coordinator in this process) asks once: how long until B gets
+//                    it, and how many times A got it meanwhile
+//   requests         sent by both members' clients from when B starts waiting until
+//                    it holds (Redis commands, SQL queries, HTTP requests)
 // Servers: started here on loopback ports (PostgreSQL with fsync and synchronous
 // commits on), or given: --redis URL --etcd URL --postgres URL (each optional;
 // a backend whose server is neither given nor installed is left out).
@@ -13,13 +16,12 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { Coordinator } from '../lib/index'
 import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
-import { LEASE, redlockContender, type Contender, type RedlockLike } from './redlock-contender'
-
-const STARVED = 2000
+import { LEASE, redlockContender, retakingScenario, STARVED, type Contender, type RedlockLike, type Retake } from './redlock-contender'
+import { countRequests, requestsSent } from './request-counter'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function coordinator (name: string, url: string): Promise<Contender> {
+async function coordinator (name: string, url: string, kind: keyof typeof requestsSent): Promise<Contender> {
   const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
   const b = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-b' })
   await a.start()
@@ -42,27 +44,22 @@ async function coordinator (name: string, url: string): Promise<Contender> {
       }
     },
     retaking: async (key) => {
-      let stop = false
       const lock = a.getLock(key)
-      const loop = (async () => {
-        for (let i = 0; i < 100_000 && !stop; i++) {
-          await lock.acquire()
-          await lock.release()
-        }
-      })()
-      await sleep(20)
       const waiter = b.getLock(key)
-      const started = performance.now()
-      let waited = STARVED
-      try {
-        await waiter.acquire({ timeout: STARVED })
-        waited = performance.now() - started
+      return await retakingScenario(async () => {
+        await lock.acquire()
+        await lock.release()
+      }, async () => {
+        try {
+          await waiter.acquire({ timeout: STARVED })
+        } catch {
+          return false
+        }
         await waiter.release()
-      } catch {}
-      stop = true
-      await loop
-      return waited
+        return true
+      })
     },
+    requests: () => requestsSent[kind],
     close: async () => { await a.stop(); await b.stop() }
   }
 }
@@ -111,15 +108,17 @@ async function main (): Promise<void> {
       stops.push(async () => await server.stop())
       pgUrl = server.url
     }
-    if (redisUrl !== undefined) contenders.push(await coordinator('locksmith redis://', redisUrl))
-    if (etcdUrl !== undefined) contenders.push(await coordinator('locksmith etcd://', etcdUrl))
-    if (pgUrl !== undefined) contenders.push(await coordinator('locksmith postgresql:// (fsync on)', pgUrl))
+    countRequests()
+    if (redisUrl !== undefined) contenders.push(await coordinator('locksmith redis://', redisUrl, 'redis'))
+    if (etcdUrl !== undefined) contenders.push(await coordinator('locksmith etcd://', etcdUrl, 'etcd'))
+    if (pgUrl !== undefined) contenders.push(await coordinator('locksmith postgresql:// (fsync on)', pgUrl, 'postgresql'))
     if (redisUrl !== undefined) {
       contenders.push(await redlock('redlock 5 on the same Redis (retry 10 ms)', redisUrl, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
     }
     const cycles = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const handoffs = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
-    const retakes = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const retakes = new Map<string, Retake[]>(contenders.map((c) => [c.name, []]))
+    const requests = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     for (const contender of contenders) for (let i = 0; i < 30; i++) await contender.cycle(`warm-${i % 5}`)
     for (let round = 0; round < rounds; round++) {
       for (const contender of contenders) {
@@ -132,33 +131,42 @@ async function main (): Promise<void> {
         for (let i = 0; i < handoffsPerRound; i++) {
           const pair = await contender.handoff(`handoff-${round}-${i}-${contender.name}`)
           let heldAt = 0
-          const waiting = pair.wait().then(() => { heldAt = performance.now() })
+          let sentWhenHeld = 0
+          const sentBefore = contender.requests?.() ?? 0
+          const waiting = pair.wait().then(() => {
+            heldAt = performance.now()
+            sentWhenHeld = contender.requests?.() ?? 0
+          })
           await sleep(30)
           const releasedAt = performance.now()
           await pair.releaseA()
           await waiting
           ;(handoffs.get(contender.name) as number[]).push(heldAt - releasedAt)
+          if (contender.requests !== undefined) (requests.get(contender.name) as number[]).push(sentWhenHeld - sentBefore)
           await pair.releaseB()
         }
       }
     }
     for (let trial = 0; trial < retakeTrials; trial++) {
       for (const contender of contenders) {
-        if (contender.retaking !== undefined) (retakes.get(contender.name) as number[]).push(await contender.retaking(`retake-${trial}-${contender.name}`))
+        if (contender.retaking !== undefined) (retakes.get(contender.name) as Retake[]).push(await contender.retaking(`retake-${trial}-${contender.name}`))
       }
     }
     console.log(`\nOne run, backends interleaved; ${rounds * cyclesPerRound} cycles, ${rounds * handoffsPerRound} hand-offs, ${retakeTrials} re-taking trials each; Node ${process.version}\n`)
-    console.log('| backend | acquire+release median | p99 | hand-off median | hand-off p99 | longest wait beside a re-taking member (median / worst of trials) |')
-    console.log('|---|---:|---:|---:|---:|---:|')
+    console.log('| backend | acquire+release median | p99 | hand-off median | hand-off p99 | requests per hand-off (30 ms wait) | wait beside a re-taking member (median / worst) | re-taker\'s grants meanwhile (worst) |')
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
     for (const contender of contenders) {
       const cycle = summary(cycles.get(contender.name) as number[])
       const handoff = summary(handoffs.get(contender.name) as number[])
-      const retake = retakes.get(contender.name) as number[]
-      const starved = retake.filter((ms) => ms >= STARVED).length
+      const sent = requests.get(contender.name) as number[]
+      const retake = retakes.get(contender.name) as Retake[]
+      const starved = retake.filter((r) => r.ms >= STARVED).length
+      const waits = summary(retake.map((r) => r.ms))
       const retakeText = retake.length === 0
-        ? '–'
-        : `${summary(retake).median.toFixed(1)} / ${summary(retake).max.toFixed(1)} ms${starved > 0 ? ` (no lock within ${STARVED} ms in ${starved} of ${retake.length})` : ''}`
-      console.log(`| ${contender.name} | ${cycle.median.toFixed(0)} µs | ${cycle.p99.toFixed(0)} µs | ${handoff.median.toFixed(2)} ms | ${handoff.p99.toFixed(2)} ms | ${retakeText} |`)
+        ? '– | –'
+        : `${waits.median.toFixed(1)} / ${waits.max.toFixed(1)} ms${starved > 0 ? ` (no lock within ${STARVED} ms in ${starved} of ${retake.length})` : ''} | ${Math.max(...retake.map((r) => r.grants))}`
+      const sentText = sent.length === 0 ? '–' : String(summary(sent).median)
+      console.log(`| ${contender.name} | ${cycle.median.toFixed(0)} µs | ${cycle.p99.toFixed(0)} µs | ${handoff.median.toFixed(2)} ms | ${handoff.p99.toFixed(2)} ms | ${sentText} | ${retakeText} |`)
     }
   } finally {
     for (const contender of contenders) await contender.close()

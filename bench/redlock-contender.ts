@@ -1,6 +1,8 @@
 // The contender shape of the distributed-lock benchmarks, and redlock-style
 // libraries as contenders (bench/coordination-redis.ts, bench/coordination-backends.ts).
 import { Redis } from 'ioredis'
+import { performance } from 'node:perf_hooks'
+import { requestsSent } from './request-counter'
 
 export const LEASE = 30_000
 
@@ -16,9 +18,50 @@ export interface Contender {
   cycle: (key: string) => Promise<void>
   /** A holds `key`; the pair makes B wait for it, releases A, then B. */
   handoff: (key: string) => Promise<Pair>
-  /** Longest wait (ms) of a second member while the first re-takes the lock back to back. */
-  retaking?: (key: string) => Promise<number>
+  /** A second member asks once while the first re-takes the lock back to back: how long it waited (ms), and how often the first got it meanwhile. */
+  retaking?: (key: string) => Promise<Retake>
+  /** Requests this contender's clients have sent so far (to read before and after a hand-off). */
+  requests?: () => number
   close: () => Promise<void>
+}
+
+export interface Retake {
+  ms: number
+  /** The re-taking member's grants during the wait. */
+  grants: number
+}
+
+/** How long a waiter beside a re-taking member may wait before the benchmark gives up on it (ms). */
+export const STARVED = 2000
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * The re-taking scenario for any pair of acquire functions: `retake` takes and
+ * gives back the lock once; `wait` asks once, and resolves true if it got the
+ * lock within `STARVED` ms (having released it again).
+ */
+export async function retakingScenario (retake: () => Promise<void>, wait: () => Promise<boolean>): Promise<Retake> {
+  let stop = false
+  let grants = 0
+  const loop = (async () => {
+    for (let i = 0; i < 1_000_000 && !stop; i++) {
+      await retake()
+      grants++
+    }
+  })()
+  await sleep(20)
+  const started = performance.now()
+  const before = grants
+  let ms = STARVED
+  try {
+    if (await wait()) ms = performance.now() - started
+  } finally {
+    stop = true
+  }
+  const during = grants - before
+  await loop
+  return { ms, grants: during }
 }
 
 export interface RedlockLike {
@@ -46,6 +89,21 @@ export async function redlockContender (label: string, make: (client: Redis) => 
         releaseB: async () => { await got?.release() }
       }
     },
+    retaking: async (key) => await retakingScenario(async () => {
+      const lock = await a.acquire([key], LEASE, wait)
+      await lock.release()
+    }, async () => {
+      // As many retries as fit in STARVED at the configured delay.
+      const delay = wait.retryDelay ?? 200
+      try {
+        const lock = await b.acquire([key], LEASE, { ...wait, retryCount: Math.ceil(STARVED / delay) })
+        await lock.release()
+        return true
+      } catch {
+        return false
+      }
+    }),
+    requests: () => requestsSent.redis,
     close: async () => { clientA.disconnect(); clientB.disconnect() }
   }
 }
