@@ -18,6 +18,7 @@ import { Coordinator } from '../lib/index'
 import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
 import { LEASE, redlockContender, retakingScenario, STARVED, type Contender, type RedlockLike, type Retake } from './redlock-contender'
 import { countRequests, requestsSent } from './request-counter'
+import { toozEtcdContender } from './tooz-etcd-contender'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -115,6 +116,11 @@ async function main (): Promise<void> {
     if (redisUrl !== undefined) {
       contenders.push(await redlock('redlock 5 on the same Redis (retry 10 ms)', redisUrl, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
     }
+    if (etcdUrl !== undefined) {
+      const tooz = await toozEtcdContender('tooz etcd3gw driver (Python) on the same etcd', etcdUrl)
+      if (typeof tooz === 'string') console.log(`tooz's etcd3gw driver left out: ${tooz}`)
+      else contenders.push(tooz)
+    }
     const cycles = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const handoffs = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const retakes = new Map<string, Retake[]>(contenders.map((c) => [c.name, []]))
@@ -125,11 +131,18 @@ async function main (): Promise<void> {
         const samples = cycles.get(contender.name) as number[]
         for (let i = 0; i < cyclesPerRound; i++) {
           const started = performance.now()
-          await contender.cycle(`cycle-${contender.name}`)
-          samples.push((performance.now() - started) * 1000)
+          const own = await contender.cycle(`cycle-${contender.name}`)
+          samples.push(typeof own === 'number' ? own : (performance.now() - started) * 1000)
         }
         for (let i = 0; i < handoffsPerRound; i++) {
-          const pair = await contender.handoff(`handoff-${round}-${i}-${contender.name}`)
+          const key = `handoff-${round}-${i}-${contender.name}`
+          if (contender.measuredHandoff !== undefined) {
+            const { ms, requests: sent } = await contender.measuredHandoff(key)
+            ;(handoffs.get(contender.name) as number[]).push(ms)
+            ;(requests.get(contender.name) as number[]).push(sent)
+            continue
+          }
+          const pair = await contender.handoff(key)
           let heldAt = 0
           let sentWhenHeld = 0
           const sentBefore = contender.requests?.() ?? 0

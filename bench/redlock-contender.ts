@@ -14,10 +14,12 @@ export interface Pair {
 
 export interface Contender {
   name: string
-  /** One acquire + release on `key`, uncontended. */
-  cycle: (key: string) => Promise<void>
+  /** One acquire + release on `key`, uncontended; a contender that times itself returns the µs it took. */
+  cycle: (key: string) => Promise<number | undefined | void>
   /** A holds `key`; the pair makes B wait for it, releases A, then B. */
   handoff: (key: string) => Promise<Pair>
+  /** The whole hand-off, timed by the contender itself (one in another process): release-to-held ms, and requests sent meanwhile. */
+  measuredHandoff?: (key: string) => Promise<{ ms: number, requests: number }>
   /** A second member asks once while the first re-takes the lock back to back: how long it waited (ms), and how often the first got it meanwhile. */
   retaking?: (key: string) => Promise<Retake>
   /** Requests this contender's clients have sent so far (to read before and after a hand-off). */

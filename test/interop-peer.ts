@@ -26,7 +26,9 @@ function interpreters (): string[] {
 const DEBIAN_PACKAGES: Record<string, string> = {
   oslo_concurrency: 'python3-oslo.concurrency',
   fasteners: 'python3-fasteners',
-  filelock: 'python3-filelock'
+  filelock: 'python3-filelock',
+  tooz: 'python3-tooz',
+  etcd3gw: 'python3-etcd3gw'
 }
 
 const found = new Map<string, { python: string } | { missing: string }>()
