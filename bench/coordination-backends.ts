@@ -50,14 +50,14 @@ async function coordinator (name: string, url: string, kind: keyof typeof reques
       return await retakingScenario(async () => {
         await lock.acquire()
         await lock.release()
-      }, async () => {
+      }, async (held) => {
         try {
           await waiter.acquire({ timeout: STARVED })
         } catch {
-          return false
+          return
         }
+        held()
         await waiter.release()
-        return true
       })
     },
     requests: () => requestsSent[kind],

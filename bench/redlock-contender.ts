@@ -40,10 +40,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * The re-taking scenario for any pair of acquire functions: `retake` takes and
- * gives back the lock once; `wait` asks once, and resolves true if it got the
- * lock within `STARVED` ms (having released it again).
+ * gives back the lock once; `wait` asks once, calls `held()` the moment it
+ * holds the lock (within `STARVED` ms), then releases it.
  */
-export async function retakingScenario (retake: () => Promise<void>, wait: () => Promise<boolean>): Promise<Retake> {
+export async function retakingScenario (retake: () => Promise<void>, wait: (held: () => void) => Promise<void>): Promise<Retake> {
   let stop = false
   let grants = 0
   const loop = (async () => {
@@ -55,15 +55,15 @@ export async function retakingScenario (retake: () => Promise<void>, wait: () =>
   await sleep(20)
   const started = performance.now()
   const before = grants
-  let ms = STARVED
+  let result: Retake = { ms: STARVED, grants: 0 }
   try {
-    if (await wait()) ms = performance.now() - started
+    await wait(() => { result = { ms: performance.now() - started, grants: grants - before } })
   } finally {
     stop = true
   }
-  const during = grants - before
+  if (result.ms === STARVED) result.grants = grants - before
   await loop
-  return { ms, grants: during }
+  return result
 }
 
 export interface RedlockLike {
@@ -94,16 +94,17 @@ export async function redlockContender (label: string, make: (client: Redis) => 
     retaking: async (key) => await retakingScenario(async () => {
       const lock = await a.acquire([key], LEASE, wait)
       await lock.release()
-    }, async () => {
+    }, async (held) => {
       // As many retries as fit in STARVED at the configured delay.
       const delay = wait.retryDelay ?? 200
+      let lock: { release: () => Promise<unknown> }
       try {
-        const lock = await b.acquire([key], LEASE, { ...wait, retryCount: Math.ceil(STARVED / delay) })
-        await lock.release()
-        return true
+        lock = await b.acquire([key], LEASE, { ...wait, retryCount: Math.ceil(STARVED / delay) })
       } catch {
-        return false
+        return
       }
+      held()
+      await lock.release()
     }),
     requests: () => requestsSent.redis,
     close: async () => { clientA.disconnect(); clientB.disconnect() }

@@ -16,6 +16,7 @@ import time
 
 import etcd3gw
 import requests
+import tenacity
 from etcd3gw.client import Etcd3Client
 from tooz import coordination
 
@@ -96,7 +97,11 @@ def retake(key, starved):
     before = state['grants']
     started = time.perf_counter()
     ms = starved * 1e3
-    if waiter.acquire(blocking=starved):
+    try:
+        acquired = waiter.acquire(blocking=starved)
+    except tenacity.RetryError:  # tooz lets its retry library's "gave up" through
+        acquired = False
+    if acquired:
         ms = (time.perf_counter() - started) * 1e3
         grants = state['grants'] - before
         waiter.release()
