@@ -39,39 +39,43 @@ type IoRedis = typeof import('ioredis')
 const ACQUIRE = `
 if redis.replicate_commands then redis.replicate_commands() end
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local holder = redis.call('GET', KEYS[1])
 if holder == owner then
   -- A retry of a grant whose answer was lost: nobody else held it since, so the counter is its token.
   redis.call('PEXPIRE', KEYS[1], ttl)
   return {1, tonumber(redis.call('GET', KEYS[2]))}
 end
-local head, headDeadline
-while true do
-  local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  if not first then break end
-  local deadline = tonumber(redis.call('HGET', KEYS[4], first))
-  if deadline and deadline > now then
-    head, headDeadline = first, deadline
-    break
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local headDeadline
+if not holder then
+  -- Free: it goes to the first live entry, or to anyone if there is none. Stale heads are dropped.
+  local head
+  while true do
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    if not first then break end
+    local deadline = tonumber(redis.call('HGET', KEYS[4], first))
+    if deadline and deadline > now then
+      head, headDeadline = first, deadline
+      break
+    end
+    redis.call('ZREM', KEYS[3], first)
+    redis.call('HDEL', KEYS[4], first)
   end
-  redis.call('ZREM', KEYS[3], first)
-  redis.call('HDEL', KEYS[4], first)
-end
-if not holder and (not head or head == owner) then
-  redis.call('SET', KEYS[1], owner, 'PX', ttl)
-  if head then
-    redis.call('ZREM', KEYS[3], owner)
-    redis.call('HDEL', KEYS[4], owner)
+  if not head or head == owner then
+    redis.call('SET', KEYS[1], owner, 'PX', ttl)
+    if head then
+      redis.call('ZREM', KEYS[3], owner)
+      redis.call('HDEL', KEYS[4], owner)
+    end
+    local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
+    local token = redis.call('INCR', KEYS[2])
+    if token < tonumber(floor) then
+      redis.call('SET', KEYS[2], floor)
+      token = tonumber(floor)
+    end
+    return {1, token}
   end
-  local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
-  local token = redis.call('INCR', KEYS[2])
-  if token < tonumber(floor) then
-    redis.call('SET', KEYS[2], floor)
-    token = tonumber(floor)
-  end
-  return {1, token}
 end
 if ARGV[3] == '1' then
   if not redis.call('ZSCORE', KEYS[3], owner) then
