@@ -100,6 +100,7 @@ export class Groups {
   readonly #campaigns = new Set<string>()
   /** Looks and their events happen one at a time, in order. */
   #looking: Promise<void> = Promise.resolve()
+  #beating = false
   /** Lock events for leadership locks go to leadershipLost, not lockLost. */
   readonly #leaderSession: Session
 
@@ -240,9 +241,18 @@ export class Groups {
   /** Groups this member has joined (and not lost by expiry). */
   get joined (): string[] { return [...this.#joined].sort() }
 
-  /** Heartbeat: renew this member's memberships, then look at every watched group. */
+  /** Heartbeat: renew this member's memberships, then look at every watched group (skipped while the last one still runs). */
   async beat (): Promise<void> {
-    if (this.#seen.size === 0 && this.#joined.size === 0) return
+    if (this.#beating || (this.#seen.size === 0 && this.#joined.size === 0)) return
+    this.#beating = true
+    try {
+      await this.#beat()
+    } finally {
+      this.#beating = false
+    }
+  }
+
+  async #beat (): Promise<void> {
     const joined = [...this.#joined]
     if (joined.length > 0) {
       const full = joined.map((group) => this.#host.prefix + group)

@@ -273,7 +273,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   async #beat (): Promise<void> {
     const remote = this.#remote
     if (this.#state !== 'connected') return
-    if (remote === undefined) return await this.#beatGroups()
+    if (remote === undefined) return this.#beatGroups()
     const locks: Array<{ lock: LeasedLock, fullName: string, owner: string }> = []
     for (const lock of this.#held) {
       const leased = lock as LeasedLock
@@ -301,15 +301,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       if (renewed) lock[kConfirm](owner, sentAt)
       else lock[kLose](owner, new LockLostError(lock.fullName, 'the server no longer has it as ours (lease expired, or taken over after expiry)'))
     })
-    await this.#beatGroups()
+    this.#beatGroups()
   }
 
-  async #beatGroups (): Promise<void> {
-    try {
-      await this.#groups.beat()
-    } catch (error) {
-      this.#log('group check failed', `group check failed: ${(error as Error).message}`)
-    }
+  /** Group work runs beside the lock renewals, never in front of the next one. */
+  #beatGroups (): void {
+    this.#groups.beat().catch((error: unknown) => this.#log('group check failed', `group check failed: ${(error as Error).message}`))
   }
 
   #makeGroups (remote: RedisBackend | PostgresBackend | EtcdBackend | undefined): Groups {
