@@ -2,7 +2,8 @@
 // chosen by URL (file://, redis://, postgresql://). It connects, keeps the
 // leases of held locks alive with a heartbeat, reconnects with exponential
 // backoff when the connection breaks, and reports every lock it can no longer
-// vouch for as lost, never assuming one is still held.
+// vouch for as lost, never assuming one is still held. On the same heartbeat
+// it keeps group memberships alive and elects group leaders (groups.ts).
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
@@ -121,7 +122,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     }
   }
 
-  /** Releases every lock this coordinator holds, ends waits (ERR_COORDINATOR_STOPPED), disconnects. */
+  /** Leaves its groups, releases every lock this coordinator holds (ending its terms), ends waits (ERR_COORDINATOR_STOPPED), disconnects. */
   async stop (): Promise<void> {
     while (this.#transition !== undefined) await this.#transition.catch(() => {})
     if (!this.started) return
