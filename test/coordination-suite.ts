@@ -112,7 +112,7 @@ export async function releaseWakesWaiter (url: string, options: CoordinatorOptio
   await waiter.release()
 }
 
-/** How many times the re-taking member got the lock while each waiter waited in line. */
+/** How many times the re-taking member got the lock while each waiter was in line. */
 export interface RetakeCounts { otherProcess: number, sameProcess: number }
 
 /** Whether the server shows a waiter of member `agentId` in line for `name`. */
@@ -120,26 +120,19 @@ export type InLine = (name: string, agentId: string) => Promise<boolean>
 
 /**
  * The grants counted by `grants()` from when `inLine()` first says the waiter
- * is in line (or, if it gets the lock before it is seen there, from when
- * `asked` resolved: its request went out) until `acquiring` (the waiter's
- * acquire) settles.
+ * is in line until `acquiring` (the waiter's acquire) settles. A waiter served
+ * before it was seen in line counts 0, and `seen` says so.
  */
-async function grantsWhileInLine (acquiring: Promise<unknown>, asked: Promise<unknown>, inLine: () => Promise<boolean>, grants: () => number): Promise<number> {
+async function grantsWhileInLine (acquiring: Promise<unknown>, inLine: () => Promise<boolean>, grants: () => number): Promise<{ grants: number, seen: boolean }> {
   let settled = false
   const done = acquiring.finally(() => { settled = true })
   let from: number | undefined
-  void asked.then(() => { from ??= grants() }, () => {})
-  for (;;) {
-    if (settled) break
-    if (await inLine()) {
-      from = grants()
-      break
-    }
-    await sleep(1)
+  while (!settled && from === undefined) {
+    if (await inLine()) from = grants()
+    else await sleep(1)
   }
   await done
-  await asked
-  return grants() - (from as number)
+  return from === undefined ? { grants: 0, seen: false } : { grants: grants() - from, seen: true }
 }
 
 /**
@@ -148,23 +141,18 @@ async function grantsWhileInLine (acquiring: Promise<unknown>, asked: Promise<un
  * this process, ask once each. Counted: the re-taker's grants from the moment
  * the server shows a waiter in line until the waiter holds the lock. A queue
  * across members bounds it (the grant under way when the waiter lined up);
- * without one it is unbounded.
+ * without one it is unbounded. Waiters must be seen in line at least once
+ * (a backend without a line never shows one).
  */
-export async function retakingMemberYields (url: string, options: CoordinatorOptions, inLine: InLine, trials = 3): Promise<RetakeCounts[]> {
+export async function retakingMemberYields (url: string, options: CoordinatorOptions, inLine: InLine, trials = 4): Promise<RetakeCounts[]> {
   await using greedy = new Coordinator(url, { ...options, agentId: 'greedy' })
   await using patient = new Coordinator(url, { ...options, agentId: 'patient' })
   await greedy.start()
   await patient.start()
   const remote = await Member.start(url, { ...options, agentId: 'remote' })
   const counts: RetakeCounts[] = []
+  let sightings = 0
   try {
-    // A first request costs more on the server (PostgreSQL compiles the function per session): not part of the order.
-    const warm = `retake-warm-${process.pid}`
-    await remote.ok('acquire', { name: warm })
-    await remote.ok('release', { name: warm })
-    const local = patient.getLock(warm)
-    await local.acquire()
-    await local.release()
     for (let trial = 0; trial < trials; trial++) {
       const name = `retake-${trial}-${process.pid}`
       let stop = false
@@ -180,20 +168,19 @@ export async function retakingMemberYields (url: string, options: CoordinatorOpt
       try {
         await sleep(100)
         assert.ok(grants >= 2, `the re-taking member ran only ${grants} cycles`)
-        // The member announces its request in the same tick it sends it.
-        const sent = remote.waitFor('asking', (e) => e.name === name)
-        const asked = remote.call('acquire', { name, blocking: 20_000, announce: true })
-        const otherProcess = await grantsWhileInLine(asked, sent, async () => await inLine(name, 'remote'), () => grants)
+        const asked = remote.call('acquire', { name, blocking: 20_000 })
+        const otherProcess = await grantsWhileInLine(asked, async () => await inLine(name, 'remote'), () => grants)
         const reply = await asked
         assert.ok(reply.ok && reply.acquired === true, `the other process did not get the lock: ${String(reply.code)} ${String(reply.message)}`)
         await remote.ok('release', { name })
         await sleep(50)
         const waiter = patient.getLock(name)
         const acquiring = waiter.acquire({ timeout: 20_000 })
-        const sameProcess = await grantsWhileInLine(acquiring, Promise.resolve(), async () => await inLine(name, 'patient'), () => grants)
+        const sameProcess = await grantsWhileInLine(acquiring, async () => await inLine(name, 'patient'), () => grants)
         assert.equal(await acquiring, true)
         await waiter.release()
-        counts.push({ otherProcess, sameProcess })
+        sightings += Number(otherProcess.seen) + Number(sameProcess.seen)
+        counts.push({ otherProcess: otherProcess.grants, sameProcess: sameProcess.grants })
       } finally {
         stop = true
         await loop
@@ -202,6 +189,7 @@ export async function retakingMemberYields (url: string, options: CoordinatorOpt
   } finally {
     await remote.kill()
   }
+  assert.ok(sightings > 0, 'no waiter was ever seen in line')
   return counts
 }
 
