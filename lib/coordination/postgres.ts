@@ -289,7 +289,7 @@ export class PostgresBackend implements RemoteBackend {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [SETUP_KEY])
       await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, token bigint NOT NULL)`)
       await client.query(`CREATE TABLE IF NOT EXISTS ${WAITERS} (name text NOT NULL, owner text NOT NULL,
-        place bigint GENERATED ALWAYS AS IDENTITY, expires timestamptz NOT NULL, PRIMARY KEY (name, owner))`)
+        place bigserial, expires timestamptz NOT NULL, PRIMARY KEY (name, owner))`)
       await client.query(`CREATE INDEX IF NOT EXISTS ${WAITERS}_line ON ${WAITERS} (name, place)`)
       await client.query(TRY_FUNCTION)
       await client.query('COMMIT')
