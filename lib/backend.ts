@@ -16,6 +16,17 @@ export function validateBackend (backend: unknown, name = 'backend'): Backend {
   return chosen
 }
 
+/**
+ * The lock kind that excludes Python's fcntl.lockf locks (fasteners'
+ * InterProcessLock, which oslo.concurrency and tooz's file driver use): OFD
+ * locks where the system has them (they conflict with classic POSIX locks and
+ * keep per-descriptor semantics), else classic POSIX locks; 'auto' on Windows.
+ */
+export function lockfPeerBackend (): Backend {
+  if (process.platform === 'win32') return 'auto'
+  return native.backends.ofd ? 'ofd' : 'posix'
+}
+
 /** The backend that actually runs: `auto` is flock for whole files, OFD (else POSIX) for ranges. */
 export function resolveBackend (backend: Backend, range: ByteRange | undefined): BackendName {
   if (backend !== 'auto') {

@@ -14,7 +14,7 @@ import { ReaderWriterLock, type HeldLock, type ReaderWriterLockOptions } from '.
 import { defaultFairLocks, defaultSemaphores, Semaphores, type InternalLock } from './semaphores'
 import { checkFields, decorator, WaitBudget } from './decorate'
 import { namesFromCall, validateNameSpec, type LockNameSpec } from './template'
-import { backends, validateBackend } from './backend'
+import { lockfPeerBackend, validateBackend } from './backend'
 import { refuseUnknownKeys, renamedOption, validateObject, type Backend } from './validate'
 import { ACQUIRE_OPTION_HINTS, ACQUIRE_OPTION_NAMES, signalSetting, waitSetting, type AcquireOptions, type Blocking } from './wait-options'
 
@@ -92,8 +92,7 @@ function backendOf (backend: unknown, compat: 'oslo' | undefined, name: string):
   const chosen = validateBackend(backend, name)
   if (compat === undefined) return chosen
   if (chosen === 'flock') throw invalidArgValue(name, chosen, "cannot be used with compat: 'oslo' (oslo.concurrency takes fcntl.lockf locks, which flock locks do not exclude; use 'ofd' or 'posix', or leave it out)")
-  if (chosen !== 'auto' || process.platform === 'win32') return chosen
-  return backends.ofd ? 'ofd' : 'posix'
+  return chosen === 'auto' ? lockfPeerBackend() : chosen
 }
 
 function settingsOf (options: unknown): Settings {
