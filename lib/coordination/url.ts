@@ -1,7 +1,8 @@
 // Backend URLs: file:///dir (default), redis://host:port/db, postgresql://...,
 // etcd://host:port[,host:port...], redis+sentinel://host:port[,...]/master[/db]
 // (or tooz's redis://host:port?sentinel=master&sentinel_fallback=host:port),
-// redis+cluster://host:port[,host:port...].
+// redis+cluster://host:port[,host:port...]. tooz's forms are taken too:
+// redis://host:port?db=N, and etcd3+http://host:port (its etcd3gw driver).
 import { isAbsolute } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { invalidArgType, invalidArgValue } from '../errors'
@@ -36,10 +37,11 @@ const SCHEMES: Record<string, BackendKind> = {
   'rediss+sentinel:': 'redis',
   'redis+cluster:': 'redis',
   'rediss+cluster:': 'redis',
-  'etcd:': 'etcd'
+  'etcd:': 'etcd',
+  'etcd3+http:': 'etcd'
 }
 
-const DEFAULT_PORTS: Record<string, number> = { redis: 6379, 'redis+sentinel': 26379, etcd: 2379 }
+const DEFAULT_PORTS: Record<string, number> = { redis: 6379, 'redis+sentinel': 26379, etcd: 2379, 'etcd3+http': 2379 }
 
 function endpoint (text: string, scheme: string, whole: string): Endpoint {
   let parsed: URL
@@ -124,7 +126,13 @@ export function parseBackendUrl (value: unknown): BackendUrl {
   if (segments.length > 1 || (segments.length === 1 && !/^\d+$/.test(segments[0] as string))) {
     throw invalidArgValue('url', shown, 'must name a Redis database by number, as in redis://host:6379/0')
   }
-  const db = segments.length === 1 ? Number(segments[0]) : 0
+  // tooz (and ioredis) also take the database as ?db=N.
+  const query = search.get('db')
+  if (query !== null && !/^\d+$/.test(query)) throw invalidArgValue('url', shown, 'must name a Redis database by number, as in ?db=0')
+  if (query !== null && segments.length === 1 && Number(segments[0]) !== Number(query)) {
+    throw invalidArgValue('url', shown, `names two databases (/${String(segments[0])} and ?db=${query})`)
+  }
+  const db = segments.length === 1 ? Number(segments[0]) : query !== null ? Number(query) : 0
   if (mode === 'cluster' && db !== 0) throw invalidArgValue('url', shown, 'names a database: a Redis cluster has only database 0')
   return { kind, url, mode, endpoints, masterName, db }
 }
