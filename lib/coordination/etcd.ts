@@ -18,6 +18,9 @@
 // lease after its TTL; etcd deletes its keys, and the next waiter's watch
 // fires. etcd rounds a TTL up to whole seconds, and to at least its minimum
 // (1.5 election timeouts; 2 s by default).
+//
+// With compat: 'tooz' a name is tooz's single key instead, with no queue
+// (tooz-etcd.ts); the lease, the watch and the revision token stay.
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
@@ -40,7 +43,7 @@ export const namePrefix = (fullName: string): string => `${PREFIX}${encodeURICom
 const ownerKey = (fullName: string, owner: string): string => `${namePrefix(fullName)}${encodeURIComponent(owner)}`
 
 export interface KeyValue { key?: string, value?: string, create_revision?: string, mod_revision?: string, lease?: string }
-interface Header { cluster_id?: string, member_id?: string, revision?: string, raft_term?: string }
+export interface Header { cluster_id?: string, member_id?: string, revision?: string, raft_term?: string }
 export interface RangeResponse { header?: Header, kvs?: KeyValue[], count?: string }
 export interface TxnResponse { header?: Header, succeeded?: boolean, responses?: Array<{ response_range?: RangeResponse, response_put?: unknown, response_delete_range?: unknown }> }
 
@@ -59,12 +62,28 @@ export class EtcdError extends Error {
 /** gRPC codes that mean "this member cannot serve now": unavailable, deadline exceeded, aborted, internal, unknown. */
 const RETRY_CODES = new Set([1, 2, 4, 10, 13, 14])
 
-/** The place of a waiter in a name's queue. */
-interface Place { predecessor: string, revision: number }
+/** The place of a waiter in a name's queue: the key (base64) to watch for deletion, from the revision after `revision`. */
+export interface Place { predecessor: string, revision: number }
+
+/** One JSON request to etcd's gateway. */
+export type Post = <T>(path: string, body: unknown) => Promise<T>
+
+/**
+ * Another library's layout (compat: 'tooz', tooz-etcd.ts) instead of
+ * locksmith's queue: a name is one key, created by its holder under its lease.
+ */
+export interface EtcdLayout {
+  /** The key of `fullName`, or undefined to leave the name in locksmith's layout. */
+  key: (fullName: string) => string | undefined
+  /** One try: the token, or the place to watch from. */
+  tryAcquire: (post: Post, key: string, owner: string, lease: string) => Promise<{ token: number, place?: undefined } | { token?: undefined, place: Place }>
+  isOwner: (post: Post, key: string, owner: string) => Promise<boolean>
+}
 
 export class EtcdBackend implements RemoteBackend {
   readonly kind = 'etcd' as const
   readonly locksSurviveDisconnect = true
+  /** FIFO across members, except for the names a layout takes (one key each, no queue). */
   readonly fifo = true
   readonly pollInterval: number
   readonly #endpoints: Endpoint[]
@@ -78,16 +97,28 @@ export class EtcdBackend implements RemoteBackend {
   /** owner -> its place in the queue, from its last busy try. */
   readonly #places = new Map<string, Place>()
   readonly #watches = new Set<EtcdWatch>()
-  /** Keys of tries that got no answer (key -> owner): maybe written, never wanted. */
+  /** Keys of tries that got no answer (owner -> key): maybe written, never wanted. */
   readonly #uncertain = new Map<string, string>()
   /** owner -> its try under way. */
   readonly #inflight = new Map<string, Promise<TryResult>>()
+  readonly #layout: EtcdLayout | undefined
+  readonly #postBound: Post = async (path, body) => await this.#post(path, body)
 
-  constructor (endpoints: Endpoint[], leaseTtl: number) {
+  constructor (endpoints: Endpoint[], leaseTtl: number, layout?: EtcdLayout) {
     this.#endpoints = endpoints
     this.#leaseTtl = leaseTtl
     this.#requestTimeout = leaseTtl
     this.pollInterval = leaseTtl
+    this.#layout = layout
+  }
+
+  /** The layout's key for the name, if a layout takes it. */
+  #singleKey (fullName: string): string | undefined {
+    return this.#layout?.key(fullName)
+  }
+
+  #key (fullName: string, owner: string): string {
+    return this.#singleKey(fullName) ?? ownerKey(fullName, owner)
   }
 
   get lease (): number { return this.#lease }
@@ -118,12 +149,12 @@ export class EtcdBackend implements RemoteBackend {
     }
     if (this.#leaseId !== undefined && await this.#keepAlive(this.#leaseId) > 0) {
       // The lease survived the outage; keys of tries whose answer was lost are deleted.
-      for (const [key, owner] of [...this.#uncertain]) {
+      for (const [owner, key] of [...this.#uncertain]) {
         await this.#post('/v3/kv/txn', {
           compare: [{ key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(owner) }],
           success: [{ request_delete_range: { key: b64(key) } }]
         })
-        this.#uncertain.delete(key)
+        this.#uncertain.delete(owner)
       }
       return
     }
@@ -169,7 +200,7 @@ export class EtcdBackend implements RemoteBackend {
       // The put may have been applied even though no answer came back; the
       // key would live on under this member's lease, renewed by its own
       // heartbeat, and block the name for ever. Delete it once connected again.
-      this.#uncertain.set(ownerKey(fullName, owner), owner)
+      this.#uncertain.set(owner, this.#key(fullName, owner))
       throw error
     } finally {
       if (this.#inflight.get(owner) === attempt) this.#inflight.delete(owner)
@@ -178,6 +209,14 @@ export class EtcdBackend implements RemoteBackend {
 
   async #tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult> {
     const lease = this.#requireLease()
+    const single = this.#singleKey(fullName)
+    if (this.#layout !== undefined && single !== undefined) {
+      const { token, place } = await this.#layout.tryAcquire(this.#postBound, single, owner, lease)
+      // No queue to leave: a waiter's place goes with its watch (or its last try).
+      if (place === undefined || !queue) this.#places.delete(owner)
+      else this.#places.set(owner, place)
+      return token !== undefined ? { token } : { token: undefined, retryAfter: this.pollInterval }
+    }
     const key = ownerKey(fullName, owner)
     const prefix = namePrefix(fullName)
     // Put our key unless it is there already (a waiter's earlier try), then read the head of the queue.
@@ -223,7 +262,7 @@ export class EtcdBackend implements RemoteBackend {
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
-    const key = b64(ownerKey(fullName, owner))
+    const key = b64(this.#key(fullName, owner))
     const txn = await this.#post<TxnResponse>('/v3/kv/txn', {
       compare: [{ key, target: 'VALUE', result: 'EQUAL', value: b64(owner) }],
       success: [{ request_delete_range: { key } }]
@@ -245,7 +284,7 @@ export class EtcdBackend implements RemoteBackend {
     if (locks.length === 0) return []
     // Keys can also vanish by hand (etcdctl del): check each is still ours.
     const txn = await this.#post<TxnResponse>('/v3/kv/txn', {
-      success: locks.map(({ fullName, owner }) => ({ request_range: { key: b64(ownerKey(fullName, owner)) } }))
+      success: locks.map(({ fullName, owner }) => ({ request_range: { key: b64(this.#key(fullName, owner)) } }))
     })
     return locks.map(({ owner }, index) => {
       const kv = txn.responses?.[index]?.response_range?.kvs?.[0]
@@ -254,6 +293,8 @@ export class EtcdBackend implements RemoteBackend {
   }
 
   async isOwner (fullName: string, owner: string): Promise<boolean> {
+    const single = this.#singleKey(fullName)
+    if (this.#layout !== undefined && single !== undefined) return await this.#layout.isOwner(this.#postBound, single, owner)
     const prefix = namePrefix(fullName)
     const head = await this.#post<RangeResponse>('/v3/kv/range', {
       key: b64(prefix), range_end: rangeEnd(prefix), sort_order: 'ASCEND', sort_target: 'CREATE', limit: '1'
@@ -262,9 +303,13 @@ export class EtcdBackend implements RemoteBackend {
     return kv !== undefined && unb64(kv.key) === ownerKey(fullName, owner) && unb64(kv.value) === owner
   }
 
-  async watch (_fullName: string, owner: string): Promise<Watch> {
+  async watch (fullName: string, owner: string): Promise<Watch> {
     this.#requireLease()
-    const watch = new EtcdWatch(() => this.#places.get(owner), (path, body, onObject) => this.#stream(path, body, onObject), (closing) => this.#watches.delete(closing))
+    const single = this.#singleKey(fullName) !== undefined
+    const watch = new EtcdWatch(() => this.#places.get(owner), (path, body, onObject) => this.#stream(path, body, onObject), (closing) => {
+      this.#watches.delete(closing)
+      if (single) this.#places.delete(owner)
+    })
     this.#watches.add(watch)
     return watch
   }

@@ -10,6 +10,8 @@
 // held; the lock file itself is never written. Like the servers' tokens it
 // never goes below the clock in microseconds, so a lost or restored counter
 // file cannot make tokens repeat as long as the clock moves forward.
+// With compat: 'tooz' the lock file and kind are tooz's (tooz-file.ts); the
+// counter is `<lock file>%fence` beside it.
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -19,6 +21,13 @@ import { lockFileName } from '../lockpath'
 import { acquireSettings } from './options'
 import { WaitScope } from './scope'
 import { kShutdown, type ManagedLock, type Session } from './session'
+import type { Backend } from '../validate'
+
+/** Another library's file and lock kind for a name (compat: 'tooz'), instead of locksmith's. */
+export interface FileLayout {
+  path: string
+  backend: Backend
+}
 
 /** Next token for a name; call only while holding its lock. */
 export function nextFileToken (fencePath: string): number {
@@ -51,16 +60,19 @@ export class FileLock implements ManagedLock {
   #token: number | undefined
   #controller = new AbortController()
 
-  constructor (session: Session, dir: string, name: string, fullName: string) {
+  constructor (session: Session, dir: string, name: string, fullName: string, layout?: (dir: string, fullName: string) => FileLayout | undefined) {
     this.#session = session
     this.name = name
     this.fullName = fullName
-    this.path = join(dir, lockFileName(fullName))
-    this.fencePath = join(dir, lockFileName(fullName, undefined, '%fence'))
-    this.#lock = new Lock(this.path, { label: session.settings.memberId })
+    const file = layout?.(dir, fullName)
+    this.path = file?.path ?? join(dir, lockFileName(fullName))
+    this.fencePath = file === undefined ? join(dir, lockFileName(fullName, undefined, '%fence')) : `${file.path}%fence`
+    this.#lock = new Lock(this.path, file === undefined ? { label: session.settings.memberId } : { label: session.settings.memberId, backend: file.backend, mkdirs: true })
   }
 
   get acquired (): boolean { return this.#lock.acquired }
+  /** The lock kind (Web Locks' shared requests take the same kind on the same file). */
+  get backend (): Backend { return this.#lock.backend }
   get fencingToken (): number | undefined { return this.#lock.acquired ? this.#token : undefined }
   get signal (): AbortSignal { return this.#controller.signal }
 

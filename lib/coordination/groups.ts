@@ -64,6 +64,11 @@ export function leaderLockName (fullGroup: string): string {
   return `${fullGroup}\0leader`
 }
 
+/** Whether a lock name is a leadership lock's (only those have a NUL). */
+export function isLeaderLockName (fullName: string): boolean {
+  return fullName.includes('\0')
+}
+
 export interface CampaignOptions {
   /** Gives up after this many milliseconds (LockTimeoutError, code ETIMEDOUT). Default: Infinity. */
   timeout?: number

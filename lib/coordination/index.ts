@@ -28,6 +28,7 @@ import { PostgresBackend } from './postgres'
 import { RedisBackend } from './redis'
 import { RemoteLock } from './remote'
 import { sleep } from './scope'
+import { toozLayouts, type ToozLayouts } from './tooz'
 import { kConfirm, kLose, kOwner, kShutdown, type LeasedLock, type ManagedLock, type RemoteBackend, type Session } from './session'
 import { currentLock, makeSynchronized, type SynchronizedDecorator, type SynchronizedOptions } from './synchronized'
 import type { BackendKind, CoordinatorEvents, CoordinatorOptions, CoordinatorSettings, DistributedLock, LeadershipTerm } from './types'
@@ -56,6 +57,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   readonly #settings: CoordinatorSettings
   readonly #target: BackendUrl
   readonly #remote: RemoteBackend | undefined
+  /** compat: 'tooz': where tooz takes the locks of this backend. */
+  readonly #tooz: ToozLayouts | undefined
   readonly #logger: Logger | undefined
   readonly #gates = new Gates()
   readonly #held = new Set<ManagedLock>()
@@ -93,11 +96,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     if (this.#settings.replicas > 0 && (this.backend !== 'redis' || this.#target.mode === 'cluster')) {
       throw invalidArgValue('options.replicas', this.#settings.replicas, 'is for redis:// and redis+sentinel:// (one primary and its replicas)')
     }
+    const tooz = this.#tooz = this.#settings.compat === 'tooz' ? toozLayouts(this.#target, this.#settings) : undefined
     const remote = this.backend === 'redis'
-      ? new RedisBackend(this.#target, leaseTtl, this.#settings.replicas)
+      ? new RedisBackend(this.#target, leaseTtl, this.#settings.replicas, tooz?.redis)
       : this.backend === 'postgresql'
-        ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat)
-        : this.backend === 'etcd' ? new EtcdBackend(this.#target.endpoints ?? [], leaseTtl) : undefined
+        ? new PostgresBackend(this.#target.url, leaseTtl, heartbeat, tooz?.postgres)
+        : this.backend === 'etcd' ? new EtcdBackend(this.#target.endpoints ?? [], leaseTtl, tooz?.etcd) : undefined
     // Every request has a deadline of one lease and a typed error (lib/coordination/guard.ts).
     this.#remote = remote === undefined ? undefined : new GuardedBackend(remote, leaseTtl, this.url)
     this.#heartbeat = new Heartbeat(heartbeat, () => this.#beat(), (error) => this.#log('heartbeat failed', `heartbeat failed: ${String(error)}`))
@@ -144,7 +148,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     const formatted = data === undefined ? name : validateLockName(formatName(name, data))
     const fullName = this.#settings.prefix + formatted
     if (this.#remote !== undefined) return new RemoteLock(this.#session, this.#remote, formatted, fullName)
-    return new FileLock(this.#session, this.#target.directory as string, formatted, fullName)
+    return new FileLock(this.#session, this.#target.directory as string, formatted, fullName, this.#tooz?.file)
   }
 
   /**

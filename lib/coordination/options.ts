@@ -22,7 +22,7 @@ export function acquireSettings (options: AcquireOptions | undefined): AcquireSe
 
 /** The keys of the Coordinator constructor's options (CoordinatorOptions plus `logger`). */
 export const COORDINATOR_OPTION_NAMES: readonly string[] = [
-  'prefix', 'agentId', 'heartbeat', 'initialReconnectBackoff', 'maxReconnectBackoff', 'leaseTtl', 'replicas', 'logger'
+  'prefix', 'agentId', 'heartbeat', 'initialReconnectBackoff', 'maxReconnectBackoff', 'leaseTtl', 'replicas', 'compat', 'logger'
 ]
 
 /** Words of other coordination libraries (tooz, Redlock...) for the same settings. */
@@ -41,7 +41,9 @@ const COORDINATOR_OPTION_HINTS: Readonly<Record<string, string>> = {
   log: 'logger',
   minReplicas: 'replicas',
   numReplicas: 'replicas',
-  wait: 'replicas'
+  wait: 'replicas',
+  compatibility: 'compat',
+  tooz: 'compat'
 }
 
 function milliseconds (value: unknown, name: string, fallback: number, min: number): number {
@@ -76,7 +78,8 @@ export function coordinatorSettings (options: CoordinatorOptions | undefined): C
   }
   const replicas = milliseconds(opts.replicas, 'options.replicas', 0, 0)
   if (!Number.isInteger(replicas) || replicas > 64) throw outOfRange('options.replicas', 'an integer >= 0 and <= 64', replicas)
-  return { prefix, agentId, memberId: prefix + agentId, heartbeat, leaseTtl, initialReconnectBackoff, maxReconnectBackoff, replicas }
+  if (opts.compat !== undefined && opts.compat !== 'tooz') throw invalidArgValue('options.compat', opts.compat, "must be 'tooz' or left out")
+  return { prefix, agentId, memberId: prefix + agentId, heartbeat, leaseTtl, initialReconnectBackoff, maxReconnectBackoff, replicas, compat: opts.compat }
 }
 
 /** Lock names: non-empty strings without NUL. */

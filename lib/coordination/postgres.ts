@@ -22,6 +22,10 @@
 // most. A blocking pg_advisory_lock() would be queued in order by the server
 // too, but it occupies a connection for the whole wait: a connection per
 // waiting name, each outside the lease (a busy session never idles out).
+//
+// Keys: the first 64 bits of the name's SHA-256, one bigint. With compat:
+// 'tooz', tooz's pair of small integers instead (tooz-postgres.ts), taken by
+// SINGLE_ACQUIRE without the line: tooz's members would not keep to it.
 import { createHash } from 'node:crypto'
 import type { Client, ClientConfig, Notification, QueryResult, QueryResultRow } from 'pg'
 import { checkClientVersion } from './driver'
@@ -70,11 +74,22 @@ const ACQUIRE = `SELECT ${TRY}($1::bigint, $2::text, $3::text, $4::boolean, $5::
 const LEAVE = `WITH gone AS (DELETE FROM ${WAITERS} WHERE name = $1 AND owner = $2 RETURNING 1)
 SELECT pg_notify($3, $4) FROM gone`
 
+// Another library's advisory keys (compat: 'tooz'): a plain try, as its own
+// members make, and the token; no line. $1, $2: the two int4 keys.
+const SINGLE_ACQUIRE = `WITH attempt AS (SELECT pg_try_advisory_lock($1::integer, $2::integer) AS won)
+INSERT INTO ${TABLE} AS f (name, token)
+SELECT $3, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM attempt WHERE won
+ON CONFLICT (name) DO UPDATE SET token = GREATEST(f.token + 1, EXCLUDED.token)
+RETURNING token`
+const SINGLE_UNLOCK = 'SELECT pg_advisory_unlock($1::integer, $2::integer)'
+const SINGLE_RELEASE = 'SELECT pg_advisory_unlock($1::integer, $2::integer) AS released, pg_notify($3, $4)'
+
 /** Serializes the creation of the tables and the function among members connecting at once. */
 const SETUP_KEY = '7236498123019847123'
 
-const HELD = `SELECT pg_backend_pid() AS pid, ARRAY(SELECT classid::text || ':' || objid::text FROM pg_locks
-WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()) AS ids`
+// objsubid 1: one bigint key; 2: a pair of int4 keys.
+const HELD = `SELECT pg_backend_pid() AS pid, ARRAY(SELECT classid::text || ':' || objid::text || ':' || objsubid::text FROM pg_locks
+WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()) AS ids`
 
 function loadClient (): Pg {
   let client: Pg
@@ -108,9 +123,25 @@ export function lockId (key: bigint): string {
   return `${unsigned >> 32n}:${unsigned & 0xffffffffn}`
 }
 
+/** Another library's advisory lock for a name: a pair of int4 keys. */
+export interface AdvisoryPair {
+  /** The two keys, as pg_advisory_lock(int4, int4) takes them. */
+  values: [number, number]
+  /** The key in this session's bookkeeping, and the payload of its release NOTIFY (never a bigint key's decimal). */
+  id: string
+  /** How pg_locks shows it: classid ':' objid ':' objsubid (2). */
+  shown: string
+}
+
+/** Another library's advisory keys (compat: 'tooz', tooz-postgres.ts), for the names it takes (undefined: locksmith's key). */
+export interface AdvisoryKeys {
+  key: (fullName: string) => AdvisoryPair | undefined
+}
+
 export class PostgresBackend implements RemoteBackend {
   readonly kind = 'postgresql' as const
   readonly locksSurviveDisconnect = false
+  /** FIFO across members, except for the names another library's keys take (those have no line). */
   readonly fifo = true
   readonly pollInterval: number
   readonly #url: string
@@ -125,11 +156,13 @@ export class PostgresBackend implements RemoteBackend {
   #tail: Promise<unknown> = Promise.resolve()
   /** Ends the current connection as broken (set while connected). */
   #closed: ((reason?: Error) => void) | undefined
+  readonly #pairs: AdvisoryKeys | undefined
 
-  constructor (url: URL, leaseTtl: number, heartbeat: number) {
+  constructor (url: URL, leaseTtl: number, heartbeat: number, pairs?: AdvisoryKeys) {
     this.#url = url.href
     this.#leaseTtl = leaseTtl
     this.pollInterval = heartbeat
+    this.#pairs = pairs
   }
 
   get lease (): number | undefined { return this.#lease }
@@ -199,6 +232,8 @@ export class PostgresBackend implements RemoteBackend {
   get #refresh (): number { return Math.max(1, Math.min(this.pollInterval, Math.floor(this.#leaseTtl / 3))) }
 
   async tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult> {
+    const pair = this.#pairs?.key(fullName)
+    if (pair !== undefined) return await this.#trySingle(fullName, pair, owner)
     const key = advisoryKey(fullName).toString()
     const token = await this.#enqueue(async (client) => {
       // Advisory locks are reentrant within a session: never ask for one this session holds.
@@ -218,12 +253,42 @@ export class PostgresBackend implements RemoteBackend {
     return { token: Number(token) }
   }
 
+  /** A try on another library's key pair: no line to join or keep a place in. */
+  async #trySingle (fullName: string, { values, id }: AdvisoryPair, owner: string): Promise<TryResult> {
+    const token = await this.#enqueue(async (client) => {
+      if (this.#owners.has(id)) return undefined
+      let granted: string | undefined
+      try {
+        granted = (await client.query<{ token: string }>(SINGLE_ACQUIRE, [...values, textName(fullName)])).rows[0]?.token
+      } catch (error) {
+        if (!this.isConnectionError(error)) await client.query(SINGLE_UNLOCK, values).catch(() => {})
+        throw error
+      }
+      if (granted !== undefined) this.#owners.set(id, owner)
+      return granted
+    })
+    if (token === undefined) return { token: undefined, retryAfter: this.pollInterval }
+    return { token: Number(token) }
+  }
+
   async leave (fullName: string, owner: string): Promise<void> {
+    if (this.#pairs?.key(fullName) !== undefined) return // no line on another library's keys
     // Those behind are told, as on a release: if it was first, the lock may be free for them now.
     await this.#query(LEAVE, [textName(fullName), owner, CHANNEL, advisoryKey(fullName).toString()])
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
+    const pair = this.#pairs?.key(fullName)
+    if (pair !== undefined) {
+      const { values, id } = pair
+      if (this.#owners.get(id) !== owner) return false
+      return await this.#enqueue(async (client) => {
+        if (this.#owners.get(id) !== owner) return false
+        this.#owners.delete(id)
+        const result = await client.query<{ released: boolean }>(SINGLE_RELEASE, [...values, CHANNEL, id])
+        return result.rows[0]?.released === true
+      })
+    }
     const key = advisoryKey(fullName).toString()
     if (this.#owners.get(key) !== owner) return false
     return await this.#enqueue(async (client) => {
@@ -245,8 +310,10 @@ export class PostgresBackend implements RemoteBackend {
     }
     const held = new Set(row?.ids ?? [])
     return locks.map(({ fullName, owner }) => {
+      const pair = this.#pairs?.key(fullName)
+      if (pair !== undefined) return this.#owners.get(pair.id) === owner && held.has(pair.shown)
       const key = advisoryKey(fullName)
-      return this.#owners.get(key.toString()) === owner && held.has(lockId(key))
+      return this.#owners.get(key.toString()) === owner && held.has(`${lockId(key)}:1`)
     })
   }
 
@@ -257,7 +324,7 @@ export class PostgresBackend implements RemoteBackend {
 
   async watch (fullName: string, _owner: string): Promise<Watch> {
     this.#connection()
-    const key = advisoryKey(fullName).toString()
+    const key = this.#pairs?.key(fullName)?.id ?? advisoryKey(fullName).toString()
     let watches = this.#watches.get(key)
     if (watches === undefined) {
       watches = new Set()

@@ -6,6 +6,8 @@
 // remaining TTL covers a server without them and messages lost in a reconnect.
 // Waiters of all members line up in a queue per name on the server (see
 // ACQUIRE), so a member that releases and asks again at once goes to the back.
+// With compat: 'tooz' a name's lock is tooz's key instead (tooz-redis.ts),
+// taken by SINGLE_ACQUIRE: no queue, since tooz's members would not keep to it.
 //
 // Fencing tokens: a counter key per name, incremented in the acquire script,
 // and never set below the server's clock in microseconds. The counter alone
@@ -90,6 +92,29 @@ if holder then return {0, redis.call('PTTL', KEYS[1])} end
 return {0, headDeadline - now}
 `
 
+// Another library's lock key (compat: 'tooz'): its holders take it with SET NX
+// PX and know no queue, so neither does this. The counter is locksmith's.
+const SINGLE_ACQUIRE = `
+if redis.replicate_commands then redis.replicate_commands() end
+local owner, ttl = ARGV[1], tonumber(ARGV[2])
+if redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
+  local clock = redis.call('TIME')
+  local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
+  local token = redis.call('INCR', KEYS[2])
+  if token < tonumber(floor) then
+    redis.call('SET', KEYS[2], floor)
+    token = tonumber(floor)
+  end
+  return {1, token}
+end
+if redis.call('GET', KEYS[1]) == owner then
+  -- A retry of a grant whose answer was lost: nobody else held it since, so the counter is its token.
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return {1, tonumber(redis.call('GET', KEYS[2]))}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+`
+
 // A waiter that gives up leaves the line; if it was first and the lock is
 // free, the others are told, as on a release.
 const LEAVE = `
@@ -119,6 +144,7 @@ return 0
 
 interface Scripts {
   locksmithAcquire (lock: string, fence: string, queue: string, deadlines: string, owner: string, ttl: number, enqueue: '0' | '1'): Promise<[number, number]>
+  locksmithSingleAcquire (lock: string, fence: string, owner: string, ttl: number): Promise<[number, number]>
   locksmithLeave (lock: string, queue: string, deadlines: string, owner: string, channel: string): Promise<number>
   locksmithRelease (lock: string, owner: string, channel: string): Promise<number>
   locksmithRenew (lock: string, owner: string, ttl: number): Promise<number>
@@ -138,6 +164,17 @@ export const fenceKey = (name: string): string => `${NAMESPACE}fence:{${hashTag(
 export const queueKey = (name: string): string => `${NAMESPACE}queue:{${hashTag(name)}}`
 export const deadlinesKey = (name: string): string => `${NAMESPACE}deadlines:{${hashTag(name)}}`
 const releaseChannel = (name: string): string => `${NAMESPACE}released:${name}`
+
+/**
+ * Another library's lock keys (compat: 'tooz', tooz-redis.ts) instead of
+ * locksmith's key and queue, for the names it takes.
+ */
+export interface RedisLayout {
+  /** The key that is the lock of `fullName` (it holds the owner's value, with a TTL), or undefined to leave the name in locksmith's layout. */
+  lockKey: (fullName: string) => string | undefined
+  /** Longest a waiter sleeps between tries (default: the lease); the other library's holders release without publishing. */
+  pollInterval?: number
+}
 
 /** Replies that mean "not here, not now": reconnect (and ask Sentinel or the cluster again). */
 const RECONNECT_REPLIES = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|NOAUTH|MISCONF)\b/
@@ -165,6 +202,7 @@ interface Subscription {
 export class RedisBackend implements RemoteBackend {
   readonly kind = 'redis' as const
   readonly locksSurviveDisconnect = true
+  /** FIFO across members, except for the names a layout takes (those have no queue). */
   readonly fifo = true
   readonly lease: number
   readonly pollInterval: number
@@ -182,14 +220,26 @@ export class RedisBackend implements RemoteBackend {
   readonly #keyspaceNames = new Map<string, string>()
   /** Ends the current connection as broken (set while connected). */
   #closed: ((reason?: Error) => void) | undefined
+  readonly #layout: RedisLayout | undefined
 
-  constructor (target: BackendUrl, leaseTtl: number, replicas = 0) {
+  constructor (target: BackendUrl, leaseTtl: number, replicas = 0, layout?: RedisLayout) {
     this.#target = target
     this.#replicas = replicas
     this.#url = target.url.href
     this.#db = target.db ?? 0
     this.lease = leaseTtl
-    this.pollInterval = leaseTtl
+    this.pollInterval = layout?.pollInterval ?? leaseTtl
+    this.#layout = layout
+  }
+
+  /** The layout's key for the name, if a layout takes it. */
+  #singleKey (fullName: string): string | undefined {
+    return this.#layout?.lockKey(fullName)
+  }
+
+  /** The key that is the lock of a name. */
+  #lockKey (fullName: string): string {
+    return this.#singleKey(fullName) ?? lockKey(fullName)
   }
 
   /** How often a queued waiter refreshes its entry (which lives one lease). */
@@ -256,6 +306,7 @@ export class RedisBackend implements RemoteBackend {
     }
     const { commands, subscriber } = this.#open(client, options)
     commands.defineCommand('locksmithAcquire', { numberOfKeys: 4, lua: ACQUIRE })
+    commands.defineCommand('locksmithSingleAcquire', { numberOfKeys: 2, lua: SINGLE_ACQUIRE })
     commands.defineCommand('locksmithLeave', { numberOfKeys: 3, lua: LEAVE })
     commands.defineCommand('locksmithRelease', { numberOfKeys: 1, lua: RELEASE })
     commands.defineCommand('locksmithRenew', { numberOfKeys: 1, lua: RENEW })
@@ -319,6 +370,8 @@ export class RedisBackend implements RemoteBackend {
   }
 
   async tryAcquire (fullName: string, owner: string, queue: boolean): Promise<TryResult> {
+    const single = this.#singleKey(fullName)
+    if (single !== undefined) return await this.#trySingle(fullName, single, owner)
     const [won, value] = await this.#scripts().locksmithAcquire(
       lockKey(fullName), fenceKey(fullName), queueKey(fullName), deadlinesKey(fullName), owner, this.lease, queue ? '1' : '0')
     if (won === 1) {
@@ -330,7 +383,19 @@ export class RedisBackend implements RemoteBackend {
   }
 
   async leave (fullName: string, owner: string): Promise<void> {
+    if (this.#singleKey(fullName) !== undefined) return // no queue on another library's key
     await this.#scripts().locksmithLeave(lockKey(fullName), queueKey(fullName), deadlinesKey(fullName), owner, releaseChannel(fullName))
+  }
+
+  /** A try on another library's key: no queue to join or keep a place in. */
+  async #trySingle (fullName: string, key: string, owner: string): Promise<TryResult> {
+    const [won, value] = await this.#scripts().locksmithSingleAcquire(key, fenceKey(fullName), owner, this.lease)
+    if (won === 1) {
+      if (this.#replicas > 0) await this.#replicated(fullName, owner)
+      return { token: value }
+    }
+    // PTTL -1: a holder's key without a TTL (another library's lock taken without one).
+    return { token: undefined, retryAfter: value < 0 ? this.pollInterval : value }
   }
 
   /**
@@ -348,7 +413,7 @@ export class RedisBackend implements RemoteBackend {
   }
 
   async release (fullName: string, owner: string): Promise<boolean> {
-    return await this.#scripts().locksmithRelease(lockKey(fullName), owner, releaseChannel(fullName)) === 1
+    return await this.#scripts().locksmithRelease(this.#lockKey(fullName), owner, releaseChannel(fullName)) === 1
   }
 
   async renew (locks: ReadonlyArray<{ fullName: string, owner: string }>): Promise<boolean[]> {
@@ -360,10 +425,10 @@ export class RedisBackend implements RemoteBackend {
     if (this.#mode === 'cluster') {
       // A cluster pipeline must stay in one slot; the names' slots differ.
       const scripts = this.#scripts()
-      return await Promise.all(locks.map(async ({ fullName, owner }) => await scripts.locksmithRenew(lockKey(fullName), owner, this.lease) === 1))
+      return await Promise.all(locks.map(async ({ fullName, owner }) => await scripts.locksmithRenew(this.#lockKey(fullName), owner, this.lease) === 1))
     }
     const pipeline = this.#connection().pipeline() as ChainableCommander & { locksmithRenew: (lock: string, owner: string, ttl: number) => unknown }
-    for (const { fullName, owner } of locks) pipeline.locksmithRenew(lockKey(fullName), owner, this.lease)
+    for (const { fullName, owner } of locks) pipeline.locksmithRenew(this.#lockKey(fullName), owner, this.lease)
     const results = await pipeline.exec()
     if (results === null) throw new CoordinationError('ERR_COORDINATOR_DISCONNECTED', 'Renewal did not run: the connection closed')
     return results.map(([error, value]) => {
@@ -373,7 +438,7 @@ export class RedisBackend implements RemoteBackend {
   }
 
   async isOwner (fullName: string, owner: string): Promise<boolean> {
-    return await this.#connection().get(lockKey(fullName)) === owner
+    return await this.#connection().get(this.#lockKey(fullName)) === owner
   }
 
   async watch (fullName: string, _owner: string): Promise<Watch> {
@@ -410,7 +475,7 @@ export class RedisBackend implements RemoteBackend {
     const subscription = this.#subscriptions.get(fullName)
     if (subscription === undefined || !subscription.watches.delete(watch) || subscription.watches.size > 0) return
     this.#subscriptions.delete(fullName)
-    this.#keyspaceNames.delete(`__keyspace@${this.#db}__:${lockKey(fullName)}`)
+    this.#keyspaceNames.delete(`__keyspace@${this.#db}__:${this.#lockKey(fullName)}`)
     this.#subscriber?.unsubscribe(releaseChannel(fullName), this.#keyspaceChannel(fullName)).catch(() => {})
   }
 
@@ -427,7 +492,7 @@ export class RedisBackend implements RemoteBackend {
   }
 
   #keyspaceChannel (fullName: string): string {
-    const channel = `__keyspace@${this.#db}__:${lockKey(fullName)}`
+    const channel = `__keyspace@${this.#db}__:${this.#lockKey(fullName)}`
     this.#keyspaceNames.set(channel, fullName)
     return channel
   }

@@ -66,6 +66,13 @@ export interface CoordinatorOptions {
    * lose a grant or bring back a lower fencing token. Default 0.
    */
   replicas?: number
+  /**
+   * 'tooz': take each lock where OpenStack's tooz takes it on the same backend
+   * (its file, key or advisory-lock layout), so tooz members and this one
+   * exclude each other. What it keeps and loses: lib/coordination/tooz.ts and
+   * the README. Default: locksmith's own layout, which tooz does not see.
+   */
+  compat?: 'tooz'
 }
 
 /** Settled options, all numbers in milliseconds. */
@@ -78,6 +85,7 @@ export interface CoordinatorSettings {
   maxReconnectBackoff: number
   leaseTtl: number
   replicas: number
+  compat: 'tooz' | undefined
 }
 
 export interface ReconnectingEvent {

@@ -37,8 +37,8 @@ class CoordinatorRealm implements Realm {
 
   /** A shared lock on the lock file the Coordinator's exclusive lock of `name` uses. */
   #sharedLock (name: string): Lock {
-    const path = (this.#coordinator.getLock(name) as DistributedLock & { path: string }).path
-    return new Lock(path, { mode: 'shared', noFollow: true, [unlogged]: true } as LockOptions)
+    const { path, backend } = this.#coordinator.getLock(name) as DistributedLock & Pick<LockOptions, 'backend'> & { path: string }
+    return new Lock(path, { mode: 'shared', backend, noFollow: true, [unlogged]: true } as LockOptions)
   }
 
   #check (mode: WebLockMode): void {
