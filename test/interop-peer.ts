@@ -1,6 +1,6 @@
 // The Python side of the interoperability tests: a long-lived Python process
 // (test/fixtures/interop/peer.py) that takes locks with the real libraries
-// (oslo.concurrency, fasteners, filelock; flock as cli2 uses it) on command.
+// (oslo.concurrency, fasteners, filelock, tooz; flock as cli2 uses it) on command.
 // One process serves a whole test file, since Python and oslo's imports take
 // from 0.1 to 2 seconds to start.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -28,6 +28,8 @@ const DEBIAN_PACKAGES: Record<string, string> = {
   fasteners: 'python3-fasteners',
   filelock: 'python3-filelock',
   tooz: 'python3-tooz',
+  redis: 'python3-redis',
+  psycopg2: 'python3-psycopg2',
   etcd3gw: 'python3-etcd3gw'
 }
 
@@ -157,7 +159,7 @@ export class PythonPeer {
     return await this.waitFor(this.send(op, fields), outcomes)
   }
 
-  /** Takes a lock (op: oslo, oslo_synchronized, rw, filelock, cli2): 'acquired' or 'busy'. */
+  /** Takes a lock (op: oslo, oslo_synchronized, rw, filelock, cli2, tooz): 'acquired' or 'busy'. */
   async take (op: string, fields: Record<string, unknown>): Promise<{ id: number, event: string }> {
     const id = this.send(op, fields)
     const { event } = await this.waitFor(id, ['acquired', 'busy'])
