@@ -1,5 +1,6 @@
 // The Coordinator on every server backend, side by side in one run, plus
-// redlock on the same Redis:
+// redlock on the same Redis and two etcd lock libraries on the same etcd (the
+// npm etcd3 client's Lock, and tooz's etcd3gw driver in Python):
 //   acquire+release  uncontended cycles on a free lock
 //   hand-off         B waits while A holds; time from A's release() call until B holds
 //   re-taking member A takes and gives back the lock in a tight loop; B (another
@@ -17,6 +18,7 @@ import { Redis } from 'ioredis'
 import { Coordinator } from '../lib/index'
 import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
 import { LEASE, redlockContender, retakingScenario, STARVED, type Contender, type RedlockLike, type Retake } from './redlock-contender'
+import { etcd3Contender } from './etcd3-contender'
 import { countRequests, requestsSent } from './request-counter'
 import { toozEtcdContender } from './tooz-etcd-contender'
 
@@ -117,6 +119,7 @@ async function main (): Promise<void> {
       contenders.push(await redlock('redlock 5 on the same Redis (retry 10 ms)', redisUrl, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
     }
     if (etcdUrl !== undefined) {
+      contenders.push(etcd3Contender('etcd3 1.1 Lock (npm) on the same etcd (retry 10 ms)', etcdUrl, 10))
       const tooz = await toozEtcdContender('tooz etcd3gw driver (Python) on the same etcd', etcdUrl)
       if (typeof tooz === 'string') console.log(`tooz's etcd3gw driver left out: ${tooz}`)
       else contenders.push(tooz)
