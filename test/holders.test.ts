@@ -23,18 +23,30 @@ const fresh = (): string => {
 /** Python holding an fcntl lock; resolves once it holds it (or, with wait, once it started waiting). */
 function python (path: string, kind: 'lockf' | 'ofd', shared: boolean, start: number, length: number): ChildProcess {
   const script = kind === 'lockf'
-    ? 'import fcntl,sys,time\nf=open(sys.argv[1],"a+")\nprint("ready",flush=True)\nfcntl.lockf(f,fcntl.LOCK_SH if sys.argv[2]=="1" else fcntl.LOCK_EX,int(sys.argv[4]),int(sys.argv[3]))\nprint("locked",flush=True)\ntime.sleep(60)\n'
-    : 'import fcntl,struct,sys,time\nf=open(sys.argv[1],"a+")\nt=fcntl.F_RDLCK if sys.argv[2]=="1" else fcntl.F_WRLCK\nprint("ready",flush=True)\nfcntl.fcntl(f,38,struct.pack("hhqqi",t,0,int(sys.argv[3]),int(sys.argv[4]),0))\nprint("locked",flush=True)\ntime.sleep(60)\n'
+    ? 'import fcntl,sys,time\nf=open(sys.argv[1],"a+")\nfcntl.lockf(f,fcntl.LOCK_SH if sys.argv[2]=="1" else fcntl.LOCK_EX,int(sys.argv[4]),int(sys.argv[3]))\nprint("locked",flush=True)\ntime.sleep(60)\n'
+    : 'import fcntl,struct,sys,time\nf=open(sys.argv[1],"a+")\nt=fcntl.F_RDLCK if sys.argv[2]=="1" else fcntl.F_WRLCK\nfcntl.fcntl(f,38,struct.pack("hhqqi",t,0,int(sys.argv[3]),int(sys.argv[4]),0))\nprint("locked",flush=True)\ntime.sleep(60)\n'
   return spawn('python3', ['-c', script, path, shared ? '1' : '0', String(start), String(length)], { stdio: ['ignore', 'pipe', 'inherit'] })
 }
 
-async function lineFrom (child: ChildProcess, text: string): Promise<void> {
-  let seen = ''
-  for await (const chunk of child.stdout as NodeJS.ReadableStream) {
-    seen += String(chunk)
-    if (seen.includes(text)) return
-  }
-  throw new Error(`no '${text}' from ${child.pid}`)
+/**
+ * Resolves once the child has printed `text`. Its output is read on to the end:
+ * closing the pipe early would kill it at its next write (Python raises
+ * BrokenPipeError, even for the newline that ends the line being waited for).
+ */
+function lineFrom (child: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const stdout = child.stdout as NodeJS.ReadableStream
+    const onData = (chunk: unknown): void => {
+      seen += String(chunk)
+      if (!seen.includes(text)) return
+      stdout.off('data', onData)
+      stdout.resume() // keep draining
+      resolve()
+    }
+    stdout.on('data', onData)
+    child.once('exit', (code, signal) => reject(new Error(`no '${text}' from ${child.pid} (it exited: ${signal ?? code})`)))
+  })
 }
 
 describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-linux flock(1)' }, () => {
@@ -80,9 +92,8 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     const ofd = python(path, 'ofd', true, 0, 10)
     cleanup.push(() => { ofd.kill() })
     await lineFrom(ofd, 'locked')
-    const waiter = python(path, 'ofd', false, 120, 0) // blocked by the lockf lock
+    const waiter = python(path, 'ofd', false, 120, 0) // blocked by the lockf lock: prints nothing until it has the lock
     cleanup.push(() => { waiter.kill() })
-    await lineFrom(waiter, 'ready')
     const found = await waitFor(() => { const h = holders(path); return h.some((x) => x.waiting) ? h : undefined }, 30_000)
     const posix = found.find((h) => h.kind === 'posix')
     assert.deepEqual(posix && { mode: posix.mode, start: posix.start, length: posix.length, pid: posix.pid, waiting: posix.waiting },
