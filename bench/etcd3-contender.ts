@@ -1,8 +1,9 @@
 // The npm etcd client's lock (etcd3's Lock: a lease plus a create-if-absent
 // transaction per try) beside locksmith's etcd:// backend. Its acquire tries
 // once and rejects if the key exists, so a waiter retries, every `retryMs`.
-import { Etcd3, EtcdLockFailedError, type Lock } from 'etcd3'
+import { Etcd3, EtcdLockFailedError, type IOptions, type Lock } from 'etcd3'
 import { LEASE, retakingScenario, STARVED, type Contender } from './redlock-contender'
+import { countingGrpcOptions, requestsSent } from './request-counter'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -23,8 +24,9 @@ async function acquireRetrying (client: Etcd3, key: string, retryMs: number, dea
 export function etcd3Contender (label: string, etcdUrl: string, retryMs: number): Contender {
   const url = new URL(etcdUrl)
   const hosts = `http://${url.hostname}:${url.port}`
-  const a = new Etcd3({ hosts })
-  const b = new Etcd3({ hosts })
+  const grpcOptions = countingGrpcOptions() as IOptions['grpcOptions']
+  const a = new Etcd3({ hosts, grpcOptions })
+  const b = new Etcd3({ hosts, grpcOptions })
   return {
     name: label,
     cycle: async (key) => {
@@ -49,6 +51,7 @@ export function etcd3Contender (label: string, etcdUrl: string, retryMs: number)
       held()
       await lock.release()
     }),
+    requests: () => requestsSent.grpc,
     close: async () => { a.close(); b.close() }
   }
 }
