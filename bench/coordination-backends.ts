@@ -15,57 +15,13 @@
 //   npm run build && node dist/bench/coordination-backends.js [--quick]
 import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
-import { Coordinator } from '../lib/index'
 import { etcdCheck, EtcdServer, postgresCheck, PostgresServer, redisCheck, RedisServer } from '../test/servers'
-import { LEASE, redlockContender, retakingScenario, STARVED, type Contender, type RedlockLike, type Retake } from './redlock-contender'
+import { coordinatorContender, redlockContender, STARVED, type Contender, type RedlockLike, type Retake } from './redlock-contender'
 import { etcd3Contender } from './etcd3-contender'
 import { countRequests, requestsSent } from './request-counter'
 import { toozEtcdContender } from './tooz-etcd-contender'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function coordinator (name: string, url: string, kind: keyof typeof requestsSent): Promise<Contender> {
-  const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
-  const b = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-b' })
-  await a.start()
-  await b.start()
-  return {
-    name,
-    cycle: async (key) => {
-      const lock = a.getLock(key)
-      await lock.acquire()
-      await lock.release()
-    },
-    handoff: async (key) => {
-      const held = a.getLock(key)
-      await held.acquire()
-      const waiter = b.getLock(key)
-      return {
-        wait: async () => { await waiter.acquire() },
-        releaseA: async () => { await held.release() },
-        releaseB: async () => { await waiter.release() }
-      }
-    },
-    retaking: async (key) => {
-      const lock = a.getLock(key)
-      const waiter = b.getLock(key)
-      return await retakingScenario(async () => {
-        await lock.acquire()
-        await lock.release()
-      }, async (held) => {
-        try {
-          await waiter.acquire({ timeout: STARVED })
-        } catch {
-          return
-        }
-        held()
-        await waiter.release()
-      })
-    },
-    requests: () => requestsSent[kind],
-    close: async () => { await a.stop(); await b.stop() }
-  }
-}
 
 async function redlock (label: string, url: string, wait: Record<string, number>): Promise<Contender> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -112,9 +68,9 @@ async function main (): Promise<void> {
       pgUrl = server.url
     }
     countRequests()
-    if (redisUrl !== undefined) contenders.push(await coordinator('locksmith redis://', redisUrl, 'redis'))
-    if (etcdUrl !== undefined) contenders.push(await coordinator('locksmith etcd://', etcdUrl, 'etcd'))
-    if (pgUrl !== undefined) contenders.push(await coordinator('locksmith postgresql:// (fsync on)', pgUrl, 'postgresql'))
+    if (redisUrl !== undefined) contenders.push(await coordinatorContender('locksmith redis://', redisUrl, () => requestsSent.redis))
+    if (etcdUrl !== undefined) contenders.push(await coordinatorContender('locksmith etcd://', etcdUrl, () => requestsSent.etcd))
+    if (pgUrl !== undefined) contenders.push(await coordinatorContender('locksmith postgresql:// (fsync on)', pgUrl, () => requestsSent.postgresql))
     if (redisUrl !== undefined) {
       contenders.push(await redlock('redlock 5 on the same Redis (retry 10 ms)', redisUrl, { retryCount: -1, retryDelay: 10, retryJitter: 0 }))
     }

@@ -9,36 +9,8 @@
 // Without --url it starts its own redis-server on a loopback port.
 import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
-import { Coordinator } from '../lib/index'
 import { RedisServer, redisCheck } from '../test/servers'
-import { LEASE, redlockContender, type Contender, type RedlockLike } from './redlock-contender'
-
-
-async function locksmith (url: string): Promise<Contender> {
-  const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
-  const b = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-b' })
-  await a.start()
-  await b.start()
-  return {
-    name: 'locksmith Coordinator',
-    cycle: async (key) => {
-      const lock = a.getLock(key)
-      await lock.acquire()
-      await lock.release()
-    },
-    handoff: async (key) => {
-      const held = a.getLock(key)
-      await held.acquire()
-      const waiter = b.getLock(key)
-      return {
-        wait: async () => { await waiter.acquire() },
-        releaseA: async () => { await held.release() },
-        releaseB: async () => { await waiter.release() }
-      }
-    },
-    close: async () => { await a.stop(); await b.stop() }
-  }
-}
+import { coordinatorContender, redlockContender, type Contender, type RedlockLike } from './redlock-contender'
 
 
 function summary (values: number[]): { median: number, p99: number } {
@@ -74,7 +46,7 @@ async function main (): Promise<void> {
   const port = Number(target.port === '' ? 6379 : target.port)
   const host = target.hostname
   const probe = new Redis(url)
-  const contenders: Contender[] = [await locksmith(url)]
+  const contenders: Contender[] = [await coordinatorContender('locksmith Coordinator', url)]
   // redlock 5's package exports hide its types from this project's module resolution.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Redlock = (require('redlock') as { default: new (clients: Redis[]) => RedlockLike }).default

@@ -1,6 +1,8 @@
-// The contender shape of the distributed-lock benchmarks, and redlock-style
-// libraries as contenders (bench/coordination-redis.ts, bench/coordination-backends.ts).
+// The contender shape of the distributed-lock benchmarks, with locksmith's
+// Coordinator and redlock-style libraries as contenders
+// (bench/coordination-redis.ts, bench/coordination-backends.ts).
 import { Redis } from 'ioredis'
+import { Coordinator } from '../lib/index'
 import { performance } from 'node:perf_hooks'
 import { requestsSent } from './request-counter'
 
@@ -109,4 +111,49 @@ export async function redlockContender (label: string, make: (client: Redis) => 
     requests: () => requestsSent.redis,
     close: async () => { clientA.disconnect(); clientB.disconnect() }
   }
+}
+
+/** Two Coordinators (members A and B) on `url`; `requests` reads what their clients sent so far. */
+export async function coordinatorContender (name: string, url: string, requests?: () => number): Promise<Contender> {
+  const a = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-a' })
+  const b = new Coordinator(url, { leaseTtl: LEASE, agentId: 'bench-b' })
+  await a.start()
+  await b.start()
+  const contender: Contender = {
+    name,
+    cycle: async (key) => {
+      const lock = a.getLock(key)
+      await lock.acquire()
+      await lock.release()
+    },
+    handoff: async (key) => {
+      const held = a.getLock(key)
+      await held.acquire()
+      const waiter = b.getLock(key)
+      return {
+        wait: async () => { await waiter.acquire() },
+        releaseA: async () => { await held.release() },
+        releaseB: async () => { await waiter.release() }
+      }
+    },
+    retaking: async (key) => {
+      const lock = a.getLock(key)
+      const waiter = b.getLock(key)
+      return await retakingScenario(async () => {
+        await lock.acquire()
+        await lock.release()
+      }, async (held) => {
+        try {
+          await waiter.acquire({ timeout: STARVED })
+        } catch {
+          return
+        }
+        held()
+        await waiter.release()
+      })
+    },
+    close: async () => { await a.stop(); await b.stop() }
+  }
+  if (requests !== undefined) contender.requests = requests
+  return contender
 }

@@ -7,7 +7,7 @@
 // random too), long enough for a kernel waiter to be asleep. Nothing else runs
 // in the measured window: the holder's stamp is fetched after the hand-off.
 import { join } from 'node:path'
-import { CONTENDERS, pollPeriodMs, refContender, type Contender } from './adapters'
+import { contender, CONTENDERS, pollPeriodMs, refContender, type Contender } from './adapters'
 import { refLabel } from './compare'
 import { Agent, startAgents } from './agents'
 import { runBaselineAsync } from './baseline'
@@ -128,7 +128,7 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
   }
   const available: Contender[] = []
   const compare = context.compare
-  const contenders = compare === undefined ? CONTENDERS : [CONTENDERS[0] as Contender, refContender(refLabel('locksmith', compare))]
+  const contenders = compare === undefined ? CONTENDERS : [contender('locksmith'), refContender(refLabel('locksmith', compare))]
   for (const c of contenders) {
     const info = c.peer === undefined ? undefined : peerInfo(c.peer)
     if (info !== undefined && !info.available) rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })

@@ -4,7 +4,7 @@
 // agrees with the increments counted (mutual exclusion held).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CONTENDERS, refContender, type Contender } from './adapters'
+import { contender, CONTENDERS, refContender, type Contender } from './adapters'
 import { refLabel } from './compare'
 import { startAgents } from './agents'
 import { runBaselineAsync } from './baseline'
@@ -107,17 +107,20 @@ async function everyContender (context: Context, dir: string, durationMs: number
   return rows
 }
 
+/** What one build's runs add up to. */
+interface Tally { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
+
 /** --compare: the two builds take turns, `rounds` runs each; the rows add up their runs. */
 async function compareBuilds (ref: Contender, dir: string, durationMs: number, rounds: number): Promise<Row[]> {
-  const builds = [CONTENDERS[0] as Contender, ref]
-  const totals = new Map(builds.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
+  const builds = [contender('locksmith'), ref]
+  const totals = new Map<string, Tally>(builds.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
   for (let round = 0; round < rounds; round++) {
     for (const c of round % 2 === 0 ? builds : [...builds].reverse()) {
       progress(`5 throughput: ${c.label} (run ${round + 1}/${rounds})`)
       const counter = join(dir, `${c.id}-${round}.counter`)
       writeFileSync(counter, '0')
       const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
-      const total = totals.get(c.id) as { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
+      const total = totals.get(c.id) as Tally
       outcome.ops.forEach((ops, i) => { total.ops[i] = (total.ops[i] as number) + ops })
       outcome.maxWaitNs.forEach((wait, i) => { total.maxWaitNs[i] = Math.max(total.maxWaitNs[i] as number, wait) })
       total.stillWaiting += outcome.stillWaiting
@@ -125,7 +128,7 @@ async function compareBuilds (ref: Contender, dir: string, durationMs: number, r
     }
   }
   return builds.map((c) => {
-    const total = totals.get(c.id) as { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
+    const total = totals.get(c.id) as Tally
     return toRow(c.id, c.label, total, rounds * durationMs / 1000, total.counted, `${rounds} runs of ${durationMs} ms, alternating`)
   })
 }

@@ -69,7 +69,6 @@ export function checkTargets (results: Pick<Results, 'scenarios'>): Target[] {
   const s4 = scenario(results, 's4')
   if (s4 !== undefined) {
     const me = rowOf(s4, 'locksmith')
-    const c = rowOf(s4, 'c-flock')
     let text = 'p50 no slower than the fastest peer (fs-ext, which waits on the libuv pool)'
     const fsExt = rowOf(s4, 'fs-ext')
     if (me?.median === undefined || fsExt?.median === undefined) targets.push(missing('s4', text, 'locksmith or fs-ext row'))

@@ -38,8 +38,23 @@ type IoRedis = typeof import('ioredis')
 // entry, or to anyone when the line is empty. A queue lost or left stale by a
 // failover heals the same way: stale heads are dropped, and a waiter whose
 // entry vanished is put back at the end on its next try.
+// The next fencing token of the name (KEYS[2]): its counter, raised to the
+// server clock in microseconds when behind it. Shared by both acquire scripts.
+const NEXT_TOKEN = `
+local function nextToken (clock)
+  local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
+  local token = redis.call('INCR', KEYS[2])
+  if token < tonumber(floor) then
+    redis.call('SET', KEYS[2], floor) -- as text: a Lua number this large would be sent in exponent form
+    token = tonumber(floor)
+  end
+  return token
+end
+`
+
 const ACQUIRE = `
 if redis.replicate_commands then redis.replicate_commands() end
+${NEXT_TOKEN}
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
 local holder = redis.call('GET', KEYS[1])
 if holder == owner then
@@ -70,13 +85,7 @@ if not holder then
       redis.call('ZREM', KEYS[3], owner)
       redis.call('HDEL', KEYS[4], owner)
     end
-    local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
-    local token = redis.call('INCR', KEYS[2])
-    if token < tonumber(floor) then
-      redis.call('SET', KEYS[2], floor)
-      token = tonumber(floor)
-    end
-    return {1, token}
+    return {1, nextToken(clock)}
   end
 end
 if ARGV[3] == '1' then
@@ -96,16 +105,10 @@ return {0, headDeadline - now}
 // PX and know no queue, so neither does this. The counter is locksmith's.
 const SINGLE_ACQUIRE = `
 if redis.replicate_commands then redis.replicate_commands() end
+${NEXT_TOKEN}
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
 if redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
-  local clock = redis.call('TIME')
-  local floor = clock[1] .. string.format('%06d', tonumber(clock[2]))
-  local token = redis.call('INCR', KEYS[2])
-  if token < tonumber(floor) then
-    redis.call('SET', KEYS[2], floor)
-    token = tonumber(floor)
-  end
-  return {1, token}
+  return {1, nextToken(redis.call('TIME'))}
 end
 if redis.call('GET', KEYS[1]) == owner then
   -- A retry of a grant whose answer was lost: nobody else held it since, so the counter is its token.
