@@ -237,8 +237,9 @@ export class Lock implements Disposable, AsyncDisposable {
     return this.#slot
   }
 
-  #take (): boolean {
-    if (!this.#getSlot().tryTake(this.mode)) return false
+  /** `beforeWait`: a wait follows if this fails (see Slot.tryTake). */
+  #take (beforeWait = false): boolean {
+    if (!this.#getSlot().tryTake(this.mode, beforeWait)) return false
     this.#held = true
     this.#log('acquired')
     return true
@@ -250,8 +251,8 @@ export class Lock implements Disposable, AsyncDisposable {
       const { blocking, signal } = this.#settings(options)
       this.#checkIdle()
       if (signal?.aborted) throw signal.reason
-      if (this.#take()) return Promise.resolve(true)
       const timeout = timeoutFor(blocking)
+      if (this.#take(timeout !== 'no wait' && timeout !== 0)) return Promise.resolve(true)
       if (timeout === 'no wait') {
         this.#log('busy')
         return Promise.resolve(false)

@@ -128,7 +128,7 @@ export const fromTable = Symbol('locksmith.fromTable')
 
 /** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
 export const waitForLock = Symbol('locksmith.waitForLock')
-type WaitDone = (error: Error | null, current?: boolean) => void
+type WaitDone = (error: Error | null, current?: boolean, waited?: boolean) => void
 
 // Object literals, not spreads: V8 copies `{ ...base }` with undefined-valued
 // properties on a slow path (about 1.4 µs each), which LockFile.open paid twice.
@@ -362,7 +362,8 @@ export class LockFile implements Disposable {
    * with null when locked or with the error, and no timer or listener to
    * tidy up, so the path from the kernel's grant to the caller stays short.
    * `current` is isCurrent() as the waiter thread saw it right after the grant
-   * (undefined if it could not tell). Returns a function that cancels the wait
+   * (undefined if it could not tell); `waited`, whether another holder was in
+   * the way when the wait began. Returns a function that cancels the wait
    * synchronously; `done` is then never called.
    */
   [waitForLock] (options: LockRequestOptions | undefined, done: WaitDone): () => void {
@@ -374,12 +375,12 @@ export class LockFile implements Disposable {
     this.#refuseConversion(request)
     let settled = false
     try {
-      native.wait(this.#id, request.id, request.exclusive, request.start, request.length, (error, _acquired, current) => {
+      native.wait(this.#id, request.id, request.exclusive, request.start, request.length, (error, _acquired, current, waited) => {
         settled = true
         this.#failWait = undefined
         if (error !== null) return done(this.#error(error, request))
         this.#hold(request)
-        done(null, current)
+        done(null, current, waited)
       }, checkCurrent)
     } catch (error) {
       throw this.#error(error, request)

@@ -30,10 +30,11 @@ export interface NativeBinding {
    * Until then the wait keeps the event loop alive and holds the callback.
    * With checkCurrent, `current` tells whether the path still named the file
    * right after the grant (checked on the waiter thread); otherwise, or if that
-   * could not be told, it is undefined.
+   * could not be told, it is undefined. `waited`: the lock was taken by
+   * someone else when the wait began, so it had to block.
    */
   wait (id: number, backend: number, exclusive: boolean, start: number | undefined, length: number | undefined,
-    callback: (error: Error | null, acquired?: boolean, current?: boolean) => void, checkCurrent?: boolean): void
+    callback: (error: Error | null, acquired?: boolean, current?: boolean, waited?: boolean) => void, checkCurrent?: boolean): void
   /** Stops the wait in progress; returns once nothing waits and nothing granted in the race is held. */
   cancel (id: number): boolean
   unlock (id: number, backend: number, start?: number, length?: number): void

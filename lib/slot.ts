@@ -10,6 +10,7 @@ import { resolveBackend } from './backend'
 import { fromNative, WouldDeadlockError } from './errors'
 import { fromTable, LockFile, waitForLock } from './lockfile'
 import { BACKEND_IDS, native } from './native'
+import { grantedAfterWait, mustQueue, released } from './retake'
 import type { Backend, ByteRange, LockMode } from './validate'
 
 export interface SlotOptions {
@@ -157,8 +158,12 @@ export class Slot {
     return this.#holders === 0 && this.#queue.length === 0 && this.#kernelWait === undefined && this.#file === undefined
   }
 
-  /** Takes the lock if that needs no waiting; never jumps the queue. */
-  tryTake (mode: LockMode): boolean {
+  /**
+   * Takes the lock if that needs no waiting; never jumps the queue. `beforeWait`:
+   * the caller enqueues at once if this fails, so a re-take (lib/retake.ts)
+   * does not try the kernel on the spot, and a busy file stays open for the wait.
+   */
+  tryTake (mode: LockMode, beforeWait = false): boolean {
     if (this.#queue.length > 0) return false
     const shared = mode === 'shared'
     if (this.#holders > 0) {
@@ -166,15 +171,20 @@ export class Slot {
       this.#holders++
       return true
     }
+    if (beforeWait && mustQueue(this.#key)) return false
+    let outcome: KernelTry
     try {
-      if (this.#kernelTry(shared) === 'locked') {
-        this.#grant(shared)
-        return true
-      }
-      return false
-    } finally {
-      this.#dropIfIdle() // busy or failed: do not keep a descriptor open for nobody
+      outcome = this.#kernelTry(shared)
+    } catch (error) {
+      this.#dropIfIdle() // do not keep a descriptor open for nobody
+      throw error
     }
+    if (outcome === 'locked') {
+      this.#grant(shared)
+      return true
+    }
+    if (!beforeWait) this.#dropIfIdle()
+    return false
   }
 
   /**
@@ -190,7 +200,7 @@ export class Slot {
     const waiter: Waiter = { shared: mode === 'shared', granted, failed }
     this.#queue.push(waiter)
     this.#register()
-    this.#pump()
+    this.#pump(true)
     return () => this.#leaveQueue(waiter)
   }
 
@@ -239,6 +249,7 @@ export class Slot {
       } catch (error) {
         failure = fromNative(error)
       }
+      released(this.#key)
       this.#pump()
       this.#dropIfIdle()
       if (failure !== undefined) throw failure
@@ -249,6 +260,7 @@ export class Slot {
     // holder, so nothing (not even option checks) should come before it.
     if (this.#options.range === undefined) file.unlock()
     else file.unlock({ range: this.#options.range })
+    released(this.#key)
     if (remove) this.#closeFile()
     else this.#unclaim()
     this.#pump()
@@ -266,8 +278,13 @@ export class Slot {
     if (!slots.has(this.#key)) slots.set(this.#key, this)
   }
 
-  /** Grants queued waiters in order: the head, and the shared ones right behind a shared head. */
-  #pump (): void {
+  /**
+   * Grants queued waiters in order: the head, and the shared ones right behind
+   * a shared head. `justTried`: the head was tried on the spot a moment ago
+   * (enqueue follows a failed tryTake): it goes on to wait, not try again.
+   */
+  #pump (justTried = false): void {
+    let tried = justTried
     while (this.#queue.length > 0 && this.#kernelWait === undefined) {
       const head = this.#queue[0] as Waiter
       if (this.#holders > 0) {
@@ -277,9 +294,11 @@ export class Slot {
         head.granted()
         continue
       }
+      const onSpot = !tried && !mustQueue(this.#key)
+      tried = false
       let outcome: KernelTry
       try {
-        outcome = this.#kernelTry(head.shared)
+        outcome = onSpot ? this.#kernelTry(head.shared) : this.#queueInKernel()
       } catch (error) {
         this.#queue.shift()
         head.failed(error)
@@ -306,7 +325,7 @@ export class Slot {
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     let cancel: () => void
     try {
-      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error, current) => this.#kernelWaitEnded(file, head, error, current))
+      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
     } catch (error) {
       this.#queue.shift()
       head.failed(error)
@@ -316,11 +335,13 @@ export class Slot {
   }
 
   // Runs inside the native completion callback, so it must not throw.
-  // `current`: the waiter thread's isCurrent() right after the grant.
-  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null, current: boolean | undefined): void {
+  // `current`: the waiter thread's isCurrent() right after the grant;
+  // `waited`: whether another holder was in the way when the wait began.
+  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null, current: boolean | undefined, waited: boolean | undefined): void {
     this.#kernelWait = undefined
     let verified = false
     if (error === null) {
+      grantedAfterWait(this.#key, waited === true)
       try {
         verified = this.#verified(file, current)
       } catch (failure) {
@@ -348,6 +369,12 @@ export class Slot {
       this.#kernelWait = undefined
     }
     this.#pump()
+  }
+
+  /** No try on the spot (just tried, or a re-take: lib/retake.ts): the head is to wait in the kernel, once it may ask. */
+  #queueInKernel (): KernelTry {
+    this.#openFile()
+    return this.#claim() ? 'busy' : 'kept out'
   }
 
   #kernelTry (shared: boolean): KernelTry {

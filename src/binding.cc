@@ -200,16 +200,17 @@ bool CancelWait(OpenFile& file) {
 bool Report(napi_env env, napi_value callback, const Wait& wait, const OpenFile& file,
             int result) noexcept {
   try {
-    napi_value args[3];
+    napi_value args[4];
     size_t count = 1;
     if (result == 0) {
       // The third argument: whether the path still named the file just after
-      // the grant (undefined if that could not be told or was not asked).
+      // the grant (undefined if that could not be told or was not asked); the
+      // fourth: whether the wait had to block behind another holder.
       int current = wait.waiter->Current();
-      count = 3;
+      count = 4;
       if (napi_get_null(env, &args[0]) != napi_ok || napi_get_boolean(env, true, &args[1]) != napi_ok) return false;
       napi_status status = current < 0 ? napi_get_undefined(env, &args[2]) : napi_get_boolean(env, current == 1, &args[2]);
-      if (status != napi_ok) return false;
+      if (status != napi_ok || napi_get_boolean(env, wait.waiter->Waited(), &args[3]) != napi_ok) return false;
     } else {
       args[0] = MakeSystemError(env, result, LockSyscall(wait.request.backend), file.path);
       if (args[0] == nullptr) return false;
@@ -332,7 +333,7 @@ class Addon : public Napi::Addon<Addon> {
 
   // wait(id, backend, exclusive, start, length, callback, checkCurrent): waits
   // on a native thread of its own; callback(error) or callback(null, true,
-  // current) on the JavaScript thread. Until then the thread-safe function
+  // current, waited) on the JavaScript thread. Until then the thread-safe function
   // keeps the event loop alive and holds the callback (and what it uses).
   void StartWait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

@@ -122,8 +122,12 @@ int Waiter::Start() {
 }
 
 void Waiter::Run(Thread* thread) {
-  int result;
-  for (;;) {
+  // One attempt without blocking first: it tells the caller whether another
+  // holder was in the way (Waited), which Lock's fair hand-off relies on.
+  int result = TryLock(file_, request_);
+  const bool waited = result == kBusy;
+  while (result == kBusy || result == -EINTR) {
+    if (result == -EINTR) ClearInterrupt(thread);
     {
       std::lock_guard<std::mutex> guard(mutex_);
       if (cancel_requested_) {
@@ -135,8 +139,6 @@ void Waiter::Run(Thread* thread) {
     // is not lost: Cancel() keeps interrupting until finished_ is set. An
     // interrupt meant for an earlier wait on this thread only costs a retry.
     result = WaitLock(file_, request_);
-    if (result != -EINTR) break;
-    ClearInterrupt(thread);
   }
   // Checked here, while this thread is awake anyway, instead of on the
   // JavaScript thread after the hand-off (about 15 us of it there).
@@ -150,6 +152,7 @@ void Waiter::Run(Thread* thread) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
     current_ = current;
+    waited_ = waited;
     result_ = result;
     finished_ = true;
     finished_changed_.notify_all();
@@ -178,6 +181,11 @@ int Waiter::Claim() {
 int Waiter::Current() {
   std::lock_guard<std::mutex> guard(mutex_);
   return current_;
+}
+
+bool Waiter::Waited() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return waited_;
 }
 
 bool Waiter::Cancel() {

@@ -35,6 +35,10 @@ class Waiter {
   // locked file right after the grant, 0 if not, -1 if that could not be told.
   int Current();
 
+  // After a granted wait: whether the lock was taken by someone else when the
+  // wait began (its first, non-blocking attempt failed), so it had to block.
+  bool Waited();
+
   // Stops the wait. Returns once the thread has left the kernel and joined; a
   // lock granted in the race is released first. False if Claim() came first.
   bool Cancel();
@@ -61,6 +65,7 @@ class Waiter {
   bool let_go_ = false;  // the thread no longer touches this object
   int result_ = 0;
   int current_ = -1;
+  bool waited_ = false;
 };
 
 }  // namespace locksmith
