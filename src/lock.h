@@ -51,6 +51,19 @@ int AdoptDescriptor(int fd, file_t* out, bool* read_only);
 // taken on a file that lost this race protects nothing.
 int IsCurrentFile(file_t file, const char* path, bool* current);
 
+// The open file's identity, read ahead of time (before a wait) so that the check
+// after the grant, IsCurrentKnownFile, makes one system call instead of two where
+// it can (Unix: the path's stat against the descriptor's device and inode; an
+// inode cannot be reused while it is held open). Where it cannot (Windows, or
+// the read failed), `known` stays false and the full IsCurrentFile runs.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  bool known = false;
+};
+void ReadFileIdentity(file_t file, FileIdentity* identity);
+int IsCurrentKnownFile(file_t file, const FileIdentity& identity, const char* path, bool* current);
+
 int TryLock(file_t file, const LockRequest& request);   // 0, kBusy or -errno
 int WaitLock(file_t file, const LockRequest& request);  // 0, -EINTR when interrupted, or -errno
 int Unlock(file_t file, const LockRequest& request);

@@ -150,6 +150,28 @@ int IsCurrentFile(file_t file, const char* path, bool* current) {
   return 0;
 }
 
+void ReadFileIdentity(file_t file, FileIdentity* identity) {
+  struct stat opened;
+  if (fstat(file, &opened) != 0) return;
+  identity->device = static_cast<uint64_t>(opened.st_dev);
+  identity->inode = static_cast<uint64_t>(opened.st_ino);
+  identity->known = true;
+}
+
+int IsCurrentKnownFile(file_t file, const FileIdentity& identity, const char* path, bool* current) {
+  if (!identity.known) return IsCurrentFile(file, path, current);
+  struct stat named;
+  if (stat(path, &named) != 0) {
+    if (errno != ENOENT) return Errno();
+    *current = false;
+    return 0;
+  }
+  // A path that names the open file is a link to it: no st_nlink check needed.
+  *current = static_cast<uint64_t>(named.st_dev) == identity.device &&
+             static_cast<uint64_t>(named.st_ino) == identity.inode;
+  return 0;
+}
+
 int CloseLockFile(file_t file) {
   // Linux releases the descriptor even when close() reports EINTR: never retry.
   return close(file) == 0 || errno == EINTR ? 0 : Errno();

@@ -352,6 +352,13 @@ int IsCurrentFile(file_t file, const char* path, bool* current) {
   return 0;
 }
 
+// The full check needs the handle's own state (delete pending) after the grant.
+void ReadFileIdentity(file_t, FileIdentity*) {}
+
+int IsCurrentKnownFile(file_t file, const FileIdentity&, const char* path, bool* current) {
+  return IsCurrentFile(file, path, current);
+}
+
 int TryLock(file_t file, const LockRequest& request) {
   if (request.backend != Backend::Windows) return -ENOTSUP;
   OVERLAPPED overlapped;

@@ -124,6 +124,8 @@ int Waiter::Start() {
 void Waiter::Run(Thread* thread) {
   // One attempt without blocking first: it tells the caller whether another
   // holder was in the way (Waited), which Lock's fair hand-off relies on.
+  FileIdentity identity;  // read now, so the check after the grant is shorter
+  if (!path_to_check_.empty()) ReadFileIdentity(file_, &identity);
   int result = TryLock(file_, request_);
   const bool waited = result == kBusy;
   while (result == kBusy || result == -EINTR) {
@@ -145,7 +147,7 @@ void Waiter::Run(Thread* thread) {
   int current = -1;
   if (result == 0 && !path_to_check_.empty()) {
     bool is_current = false;
-    if (IsCurrentFile(file_, path_to_check_.c_str(), &is_current) == 0) {
+    if (IsCurrentKnownFile(file_, identity, path_to_check_.c_str(), &is_current) == 0) {
       current = is_current ? 1 : 0;
     }
   }
