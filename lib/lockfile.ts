@@ -362,15 +362,17 @@ export class LockFile implements Disposable {
    * with null when locked or with the error, and no timer or listener to
    * tidy up, so the path from the kernel's grant to the caller stays short.
    * `current` is isCurrent() as the waiter thread saw it right after the grant
-   * (undefined if it could not tell); `waited`, whether another holder was in
-   * the way when the wait began. Returns a function that cancels the wait
-   * synchronously; `done` is then never called.
+   * (undefined if it could not tell). `tryFirst`: the caller has not just
+   * tried the lock itself, so the waiter thread tries once before it waits and
+   * `waited` tells whether another holder was in the way (else it is true).
+   * Returns a function that cancels the wait synchronously; `done` is then
+   * never called.
    */
-  [waitForLock] (options: LockRequestOptions | undefined, done: WaitDone): () => void {
-    return this.#startWait(this.#request(options, REQUEST_KEYS), done, true)
+  [waitForLock] (options: LockRequestOptions | undefined, tryFirst: boolean, done: WaitDone): () => void {
+    return this.#startWait(this.#request(options, REQUEST_KEYS), done, true, tryFirst)
   }
 
-  #startWait (request: Request, done: WaitDone, checkCurrent = false): () => void {
+  #startWait (request: Request, done: WaitDone, checkCurrent = false, tryFirst = false): () => void {
     this.#ensureOpen()
     this.#refuseConversion(request)
     let settled = false
@@ -381,7 +383,7 @@ export class LockFile implements Disposable {
         if (error !== null) return done(this.#error(error, request))
         this.#hold(request)
         done(null, current, waited)
-      }, checkCurrent)
+      }, checkCurrent, tryFirst)
     } catch (error) {
       throw this.#error(error, request)
     }

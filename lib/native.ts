@@ -30,11 +30,14 @@ export interface NativeBinding {
    * Until then the wait keeps the event loop alive and holds the callback.
    * With checkCurrent, `current` tells whether the path still named the file
    * right after the grant (checked on the waiter thread); otherwise, or if that
-   * could not be told, it is undefined. `waited`: the lock was taken by
-   * someone else when the wait began, so it had to block.
+   * could not be told, it is undefined. With tryFirst the thread attempts the
+   * lock once without blocking before it waits, and `waited` tells whether
+   * someone else had it then; without, `waited` is true (the caller has just
+   * found the lock busy).
    */
   wait (id: number, backend: number, exclusive: boolean, start: number | undefined, length: number | undefined,
-    callback: (error: Error | null, acquired?: boolean, current?: boolean, waited?: boolean) => void, checkCurrent?: boolean): void
+    callback: (error: Error | null, acquired?: boolean, current?: boolean, waited?: boolean) => void, checkCurrent?: boolean,
+    tryFirst?: boolean): void
   /** Stops the wait in progress; returns once nothing waits and nothing granted in the race is held. */
   cancel (id: number): boolean
   unlock (id: number, backend: number, start?: number, length?: number): void

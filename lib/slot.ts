@@ -294,7 +294,9 @@ export class Slot {
         head.granted()
         continue
       }
-      const onSpot = !tried && !mustQueue(this.#key)
+      // A re-take waits its turn on the thread, which still tries once first (lib/retake.ts).
+      const retake = mustQueue(this.#key)
+      const onSpot = !tried && !retake
       tried = false
       let outcome: KernelTry
       try {
@@ -309,7 +311,7 @@ export class Slot {
         return
       }
       if (outcome === 'busy') {
-        this.#waitInKernel(head)
+        this.#waitInKernel(head, retake)
         return
       }
       this.#queue.shift()
@@ -319,13 +321,16 @@ export class Slot {
     this.#dropIfIdle()
   }
 
-  /** The head of the queue waits for the kernel lock on the slot's native waiter thread. */
-  #waitInKernel (head: Waiter): void {
+  /**
+   * The head of the queue waits for the kernel lock on the slot's native
+   * waiter thread. `tryFirst`: the lock was not just tried here (a re-take).
+   */
+  #waitInKernel (head: Waiter, tryFirst: boolean): void {
     const file = this.#file as LockFile
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     let cancel: () => void
     try {
-      cancel = file[waitForLock]({ mode, range: this.#options.range }, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
+      cancel = file[waitForLock]({ mode, range: this.#options.range }, tryFirst, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
     } catch (error) {
       this.#queue.shift()
       head.failed(error)

@@ -331,8 +331,8 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Boolean::New(env, true);
   }
 
-  // wait(id, backend, exclusive, start, length, callback, checkCurrent): waits
-  // on a native thread of its own; callback(error) or callback(null, true,
+  // wait(id, backend, exclusive, start, length, callback, checkCurrent, tryFirst):
+  // waits on a native thread of its own; callback(error) or callback(null, true,
   // current, waited) on the JavaScript thread. Until then the thread-safe function
   // keeps the event loop alive and holds the callback (and what it uses).
   void StartWait(const Napi::CallbackInfo& info) {
@@ -340,6 +340,7 @@ class Addon : public Napi::Addon<Addon> {
     LockRequest request = ReadRequest(info, 1);
     Napi::Function callback = info[5].As<Napi::Function>();
     bool check_current = info[6].ToBoolean().Value();
+    bool try_first = info[7].ToBoolean().Value();
     OpenFile& file = Find(info, LockSyscall(request.backend));
     EnsureNoWait(env, file);
 
@@ -353,7 +354,7 @@ class Addon : public Napi::Addon<Addon> {
     wait->waiter = std::make_unique<Waiter>(
         file.file, request,
         [wait] { napi_call_threadsafe_function(wait->completion, wait, napi_tsfn_nonblocking); },
-        check_current ? file.path : std::string());
+        check_current ? file.path : std::string(), try_first);
     int error = wait->waiter->Start();
     if (error != 0) {
       napi_release_threadsafe_function(wait->completion, napi_tsfn_release);

@@ -54,14 +54,15 @@ int IsCurrentFile(file_t file, const char* path, bool* current);
 // The open file's identity, read ahead of time (before a wait) so that the check
 // after the grant, IsCurrentKnownFile, makes one system call instead of two where
 // it can (Unix: the path's stat against the descriptor's device and inode; an
-// inode cannot be reused while it is held open). Where it cannot (Windows, or
-// the read failed), `known` stays false and the full IsCurrentFile runs.
+// inode cannot be reused while it is held open; IsCurrentFile is the two in a
+// row). Where it cannot (Windows, or the read failed: 0 or -errno), `known`
+// stays false and the full IsCurrentFile runs.
 struct FileIdentity {
   uint64_t device = 0;
   uint64_t inode = 0;
   bool known = false;
 };
-void ReadFileIdentity(file_t file, FileIdentity* identity);
+int ReadFileIdentity(file_t file, FileIdentity* identity);
 int IsCurrentKnownFile(file_t file, const FileIdentity& identity, const char* path, bool* current);
 
 int TryLock(file_t file, const LockRequest& request);   // 0, kBusy or -errno

@@ -138,24 +138,13 @@ int AdoptDescriptor(int fd, file_t* out, bool* read_only) {
   return 0;
 }
 
-int IsCurrentFile(file_t file, const char* path, bool* current) {
-  struct stat opened, named;
-  if (fstat(file, &opened) != 0) return Errno();
-  if (stat(path, &named) != 0) {
-    if (errno != ENOENT) return Errno();
-    *current = false;
-    return 0;
-  }
-  *current = opened.st_nlink > 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
-  return 0;
-}
-
-void ReadFileIdentity(file_t file, FileIdentity* identity) {
+int ReadFileIdentity(file_t file, FileIdentity* identity) {
   struct stat opened;
-  if (fstat(file, &opened) != 0) return;
+  if (fstat(file, &opened) != 0) return Errno();
   identity->device = static_cast<uint64_t>(opened.st_dev);
   identity->inode = static_cast<uint64_t>(opened.st_ino);
   identity->known = true;
+  return 0;
 }
 
 int IsCurrentKnownFile(file_t file, const FileIdentity& identity, const char* path, bool* current) {
@@ -166,10 +155,16 @@ int IsCurrentKnownFile(file_t file, const FileIdentity& identity, const char* pa
     *current = false;
     return 0;
   }
-  // A path that names the open file is a link to it: no st_nlink check needed.
+  // A path that names the open file is a link to it, so it was not unlinked.
   *current = static_cast<uint64_t>(named.st_dev) == identity.device &&
              static_cast<uint64_t>(named.st_ino) == identity.inode;
   return 0;
+}
+
+int IsCurrentFile(file_t file, const char* path, bool* current) {
+  FileIdentity identity;
+  int error = ReadFileIdentity(file, &identity);
+  return error != 0 ? error : IsCurrentKnownFile(file, identity, path, current);
 }
 
 int CloseLockFile(file_t file) {

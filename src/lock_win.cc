@@ -353,7 +353,7 @@ int IsCurrentFile(file_t file, const char* path, bool* current) {
 }
 
 // The full check needs the handle's own state (delete pending) after the grant.
-void ReadFileIdentity(file_t, FileIdentity*) {}
+int ReadFileIdentity(file_t, FileIdentity*) { return 0; }
 
 int IsCurrentKnownFile(file_t file, const FileIdentity&, const char* path, bool* current) {
   return IsCurrentFile(file, path, current);

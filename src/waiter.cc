@@ -98,11 +98,12 @@ int Assign(Waiter* job, Thread** thread) {
 }  // namespace
 
 Waiter::Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
-               std::string path_to_check)
+               std::string path_to_check, bool try_first)
     : file_(file),
       request_(request),
       on_finish_(std::move(on_finish)),
-      path_to_check_(std::move(path_to_check)) {}
+      path_to_check_(std::move(path_to_check)),
+      try_first_(try_first) {}
 
 Waiter::~Waiter() {
   Cancel();
@@ -122,11 +123,11 @@ int Waiter::Start() {
 }
 
 void Waiter::Run(Thread* thread) {
-  // One attempt without blocking first: it tells the caller whether another
-  // holder was in the way (Waited), which Lock's fair hand-off relies on.
   FileIdentity identity;  // read now, so the check after the grant is shorter
-  if (!path_to_check_.empty()) ReadFileIdentity(file_, &identity);
-  int result = TryLock(file_, request_);
+  if (!path_to_check_.empty()) (void)ReadFileIdentity(file_, &identity);  // unknown: the full check
+  // The attempt without blocking tells whether another holder was in the way
+  // (Waited), which Lock's fair hand-off relies on.
+  int result = try_first_ ? TryLock(file_, request_) : kBusy;
   const bool waited = result == kBusy;
   while (result == kBusy || result == -EINTR) {
     if (result == -EINTR) ClearInterrupt(thread);

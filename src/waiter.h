@@ -16,10 +16,12 @@ namespace locksmith {
 class Waiter {
  public:
   // on_finish runs on the waiter thread once the wait has ended for any reason.
-  // With a path, a granted lock is followed at once by IsCurrentFile on it, on
-  // this thread (see Current()).
+  // With a path, a granted lock is followed at once by IsCurrentKnownFile on it, on
+  // this thread (see Current()). With try_first, the thread makes one attempt
+  // without blocking before it waits (see Waited()); callers that have just
+  // found the lock busy themselves leave it out.
   Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
-         std::string path_to_check = std::string());
+         std::string path_to_check = std::string(), bool try_first = false);
   ~Waiter();
 
   int Start();  // 0 or -errno if no thread could be started
@@ -36,7 +38,7 @@ class Waiter {
   int Current();
 
   // After a granted wait: whether the lock was taken by someone else when the
-  // wait began (its first, non-blocking attempt failed), so it had to block.
+  // wait began (its first attempt failed; always true without try_first).
   bool Waited();
 
   // Stops the wait. Returns once the thread has left the kernel and joined; a
@@ -55,6 +57,7 @@ class Waiter {
   LockRequest request_;
   std::function<void()> on_finish_;
   std::string path_to_check_;
+  bool try_first_;
   Thread* thread_ = nullptr;
 
   std::mutex mutex_;
