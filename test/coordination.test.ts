@@ -96,6 +96,9 @@ describe('coordination: arguments', () => {
     const dir = tempDir('locksmith-coord-unit-')
     await using c = new Coordinator(dir, { prefix: 'p-' })
     assert.throws(() => c.getLock(''), { code: 'ERR_INVALID_ARG_VALUE' })
+    // NUL marks group leadership locks; U+F0000 stands for it where NUL cannot be stored.
+    for (const name of ['a\0leader', 'a\u{F0000}leader']) assert.throws(() => c.getLock(name), { code: 'ERR_INVALID_ARG_VALUE' }, name)
+    for (const prefix of ['p\0', 'p\u{F0000}']) assert.throws(() => new Coordinator(dir, { prefix }), { code: 'ERR_INVALID_ARG_VALUE' }, prefix)
     assert.throws(() => c.getLock(1 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' })
     assert.throws(() => c.getLock('v-{volume.id}', {}), { code: 'ERR_LOCK_NAME_FIELD' })
     assert.equal(c.getLock('{a}-{b[c]}', { a: 1, b: { c: 'x' } }).fullName, 'p-1-x')

@@ -279,9 +279,9 @@ describe('compat: tooz on file://', () => {
       assert.equal(await member.locks.request(name, { mode: 'shared', ifAvailable: true }, (held) => held !== null), true)
     })
 
-    it("refuses names outside the directory or on tooz's reserved paths", async () => {
+    it("refuses names outside the directory, on tooz's reserved paths or on locksmith's own files beside a lock", async () => {
       await using member = new Coordinator(url, compat)
-      for (const name of ['../x', '/etc/x', '.', 'groups', 'tmp', '.driver_lock', 'a/../../x']) {
+      for (const name of ['../x', '/etc/x', '.', 'groups', 'tmp', '.driver_lock', 'a/../../x', 'a%fence', 'a%fence.tmp', 'b/a%group', 'a%group-lock', 'a%leader']) {
         assert.throws(() => member.getLock(name), { code: 'ERR_INVALID_ARG_VALUE' }, name)
       }
       assert.equal((member.getLock('groups/x') as unknown as { path: string }).path, join(dir, 'groups', 'x'))

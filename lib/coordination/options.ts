@@ -63,6 +63,8 @@ export function coordinatorSettings (options: CoordinatorOptions | undefined): C
   const opts = validateObject<CoordinatorOptions>(options, 'options')
   refuseUnknownKeys(opts, COORDINATOR_OPTION_NAMES, 'options', COORDINATOR_OPTION_HINTS)
   const prefix = text(opts.prefix, 'options.prefix', '')
+  // Part of every lock name: the same characters as in names are kept out (validateLockName).
+  if (/[\0\u{F0000}]/u.test(prefix)) throw invalidArgValue('options.prefix', prefix, 'must not contain null bytes or U+F0000')
   const agentId = text(opts.agentId, 'options.agentId', `${hostname()}.${process.pid}`)
   if (prefix + agentId === '') throw invalidArgValue('options.agentId', agentId, 'must not be empty when there is no prefix')
   const leaseTtl = milliseconds(opts.leaseTtl, 'options.leaseTtl', 30_000, 10)
@@ -82,11 +84,17 @@ export function coordinatorSettings (options: CoordinatorOptions | undefined): C
   return { prefix, agentId, memberId: prefix + agentId, heartbeat, leaseTtl, initialReconnectBackoff, maxReconnectBackoff, replicas, compat: opts.compat }
 }
 
-/** Lock names: non-empty strings without NUL. */
+/**
+ * Lock names: non-empty strings without NUL, which only the leadership locks
+ * of groups have, and without U+F0000, which stands for that NUL where a
+ * backend cannot store NUL (PostgreSQL text): a name with it would share a
+ * waiting line and a token row with a group's leadership lock.
+ */
 export function validateLockName (name: unknown): string {
   if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name)
   if (name.length === 0) throw invalidArgValue('name', name, 'must be a non-empty string')
   if (name.includes('\0')) throw invalidArgValue('name', name, 'must be a string without null bytes')
+  if (name.includes('\u{F0000}')) throw invalidArgValue('name', name, 'must not contain U+F0000 (reserved)')
   return name
 }
 

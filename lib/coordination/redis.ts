@@ -175,7 +175,7 @@ const releaseChannel = (name: string): string => `${NAMESPACE}released:${name}`
 export interface RedisLayout {
   /** The key that is the lock of `fullName` (it holds the owner's value, with a TTL), or undefined to leave the name in locksmith's layout. */
   lockKey: (fullName: string) => string | undefined
-  /** Longest a waiter sleeps between tries (default: the lease); the other library's holders release without publishing. */
+  /** Longest a waiter of those names sleeps between tries (default: the lease); the other library's holders release without publishing. */
   pollInterval?: number
 }
 
@@ -231,7 +231,7 @@ export class RedisBackend implements RemoteBackend {
     this.#url = target.url.href
     this.#db = target.db ?? 0
     this.lease = leaseTtl
-    this.pollInterval = layout?.pollInterval ?? leaseTtl
+    this.pollInterval = leaseTtl
     this.#layout = layout
   }
 
@@ -398,7 +398,8 @@ export class RedisBackend implements RemoteBackend {
       return { token: value }
     }
     // PTTL -1: a holder's key without a TTL (another library's lock taken without one).
-    return { token: undefined, retryAfter: value < 0 ? this.pollInterval : value }
+    // Only these names poll faster: the rest keep locksmith's layout and its release messages.
+    return { token: undefined, retryAfter: Math.min(value < 0 ? this.pollInterval : value, this.#layout?.pollInterval ?? this.pollInterval) }
   }
 
   /**

@@ -14,6 +14,14 @@ import type { FileLayout } from './file'
 const RESERVED = new Set(['groups', 'tmp', '.driver_lock'])
 
 /**
+ * The endings of locksmith's own files beside a lock (file.ts: `<lock>%fence`
+ * and its temporary; groups-file.ts: `%group`, `%group-lock`, `%leader`). A
+ * tooz name is not escaped, so one ending so would lock one of those files:
+ * `a%fence` is the token counter of `a`, which is replaced by rename.
+ */
+const OWN_ENDING = /%(?:fence|group|group-lock|leader)(?:\.tmp)?$/
+
+/**
  * tooz's path for a lock name: os.path.abspath(os.path.join(dir, name)).
  * Names that leave the directory, or name the directory or a path tooz
  * reserves, are refused (tooz refuses them too, except that its check is a
@@ -27,5 +35,6 @@ export function toozFileLayout (dir: string, fullName: string): FileLayout {
     throw invalidArgValue('name', fullName, `must name a file inside ${root} (compat: 'tooz' uses the name as tooz's file driver does, as a path under the directory)`)
   }
   if (RESERVED.has(inside)) throw invalidArgValue('name', fullName, `names ${path}, which tooz's file driver reserves for itself`)
+  if (OWN_ENDING.test(inside)) throw invalidArgValue('name', fullName, `ends like a file locksmith keeps beside its locks (${OWN_ENDING.source})`)
   return { path, backend: lockfPeerBackend() }
 }
