@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import { Coordinator, GroupError, type CoordinatorOptions, type MemberEvent } from '../lib/index'
 import { Member } from './coordination-suite'
 import { tempDir, waitFor } from './helpers'
@@ -22,22 +22,6 @@ export interface GroupSuiteOptions {
 
 const fresh = (what: string): string => `${what}-${randomBytes(4).toString('hex')}`
 
-async function rejectsWith (promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (error: { code?: string }) => {
-    assert.equal(error.code, code)
-    return true
-  })
-}
-
-/** Polls an asynchronous condition until it holds. */
-async function eventually (probe: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!await probe()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 /** Collects a coordinator's group events. */
 function recorder (coordinator: Coordinator): Array<{ event: string } & MemberEvent> {
   const events: Array<{ event: string } & MemberEvent> = []
@@ -50,7 +34,7 @@ function recorder (coordinator: Coordinator): Array<{ event: string } & MemberEv
  * Checks the shared resource the loop members wrote: every term's writes
  * carry its token, terms never interleave, and tokens only ever rise.
  */
-export function checkTerms (log: string): number {
+function checkTerms (log: string): number {
   const lines = readFileSync(log, 'utf8').trim().split('\n')
   let open: string | undefined
   let last = -Infinity
@@ -89,16 +73,16 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       await using a = await start('alpha')
       await using b = await start('beta')
       const group = fresh('pool')
-      await rejectsWith(a.joinGroup(group), 'ERR_GROUP_NOT_FOUND')
-      await rejectsWith(a.getMembers(group), 'ERR_GROUP_NOT_FOUND')
-      await rejectsWith(a.watchGroup(group), 'ERR_GROUP_NOT_FOUND')
+      await assert.rejects(a.joinGroup(group), { code: 'ERR_GROUP_NOT_FOUND' })
+      await assert.rejects(a.getMembers(group), { code: 'ERR_GROUP_NOT_FOUND' })
+      await assert.rejects(a.watchGroup(group), { code: 'ERR_GROUP_NOT_FOUND' })
       assert.equal(a.unwatchGroup(group), false)
       await a.createGroup(group)
-      await rejectsWith(b.createGroup(group), 'ERR_GROUP_ALREADY_EXISTS')
+      await assert.rejects(b.createGroup(group), { code: 'ERR_GROUP_ALREADY_EXISTS' })
       assert.deepEqual(await b.getMembers(group), [])
       await a.joinGroup(group, { cores: 4, tags: ['gpu'] })
       const again = a.joinGroup(group)
-      await rejectsWith(again, 'ERR_GROUP_ALREADY_MEMBER')
+      await assert.rejects(again, { code: 'ERR_GROUP_ALREADY_MEMBER' })
       await again.catch((error: GroupError) => {
         assert.ok(error instanceof GroupError)
         assert.equal(error.group, group)
@@ -109,42 +93,42 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       assert.deepEqual(a.groups, [group])
       assert.deepEqual(await b.getMemberCapabilities(group, id('alpha')), { cores: 4, tags: ['gpu'] })
       assert.equal(await a.getMemberCapabilities(group, id('beta')), null)
-      await rejectsWith(a.getMemberCapabilities(group, id('gamma')), 'ERR_GROUP_NOT_MEMBER')
+      await assert.rejects(a.getMemberCapabilities(group, id('gamma')), { code: 'ERR_GROUP_NOT_MEMBER' })
       await b.updateCapabilities(group, 'busy')
       assert.equal(await a.getMemberCapabilities(group, id('beta')), 'busy')
-      await rejectsWith(a.deleteGroup(group), 'ERR_GROUP_NOT_EMPTY')
+      await assert.rejects(a.deleteGroup(group), { code: 'ERR_GROUP_NOT_EMPTY' })
       await b.leaveGroup(group)
-      await rejectsWith(b.leaveGroup(group), 'ERR_GROUP_NOT_MEMBER')
-      await rejectsWith(b.updateCapabilities(group, 1), 'ERR_GROUP_NOT_MEMBER')
+      await assert.rejects(b.leaveGroup(group), { code: 'ERR_GROUP_NOT_MEMBER' })
+      await assert.rejects(b.updateCapabilities(group, 1), { code: 'ERR_GROUP_NOT_MEMBER' })
       assert.deepEqual(await a.getMembers(group), [id('alpha')])
       await a.leaveGroup(group)
       await a.deleteGroup(group)
-      await rejectsWith(a.deleteGroup(group), 'ERR_GROUP_NOT_FOUND')
-      await rejectsWith(a.leaveGroup(group), 'ERR_GROUP_NOT_FOUND')
-      await rejectsWith(a.leader(group), 'ERR_GROUP_NOT_FOUND')
-      await rejectsWith(a.campaign(group), 'ERR_GROUP_NOT_FOUND')
+      await assert.rejects(a.deleteGroup(group), { code: 'ERR_GROUP_NOT_FOUND' })
+      await assert.rejects(a.leaveGroup(group), { code: 'ERR_GROUP_NOT_FOUND' })
+      await assert.rejects(a.leader(group), { code: 'ERR_GROUP_NOT_FOUND' })
+      await assert.rejects(a.campaign(group), { code: 'ERR_GROUP_NOT_FOUND' })
       assert.deepEqual(a.groups, [])
     })
 
     it('refuses bad names, capabilities and options, and calls before start()', async () => {
       const idle = new Coordinator(suite.url(), { ...options, agentId: 'idle' })
-      await rejectsWith(idle.createGroup('g'), 'ERR_COORDINATOR_NOT_STARTED')
+      await assert.rejects(idle.createGroup('g'), { code: 'ERR_COORDINATOR_NOT_STARTED' })
       await using a = await start('alpha')
-      await rejectsWith(a.createGroup(''), 'ERR_INVALID_ARG_VALUE')
-      await rejectsWith(a.createGroup('a\0b'), 'ERR_INVALID_ARG_VALUE')
-      await rejectsWith(a.createGroup(42 as unknown as string), 'ERR_INVALID_ARG_TYPE')
-      await rejectsWith(a.createGroup('x'.repeat(257)), 'ERR_OUT_OF_RANGE')
+      await assert.rejects(a.createGroup(''), { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(a.createGroup('a\0b'), { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(a.createGroup(42 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' })
+      await assert.rejects(a.createGroup('x'.repeat(257)), { code: 'ERR_OUT_OF_RANGE' })
       const group = fresh('checked')
       await a.createGroup(group)
       const cyclic: Record<string, unknown> = {}
       cyclic.self = cyclic
       for (const bad of [() => 1, NaN, Infinity, 10n, new Date(0), new Map(), [undefined], { a: Symbol('s') }, cyclic]) {
-        await rejectsWith(a.joinGroup(group, bad), 'ERR_INVALID_ARG_VALUE')
+        await assert.rejects(a.joinGroup(group, bad), { code: 'ERR_INVALID_ARG_VALUE' })
       }
-      await rejectsWith(a.joinGroup(group, 'x'.repeat(70_000)), 'ERR_OUT_OF_RANGE')
+      await assert.rejects(a.joinGroup(group, 'x'.repeat(70_000)), { code: 'ERR_OUT_OF_RANGE' })
       assert.deepEqual(await a.getMembers(group), [])
-      await rejectsWith(a.campaign(group, { blocking: 10 } as never), 'ERR_INVALID_ARG_VALUE')
-      await rejectsWith(a.campaign(group, { timeout: -1 }), 'ERR_OUT_OF_RANGE')
+      await assert.rejects(a.campaign(group, { blocking: 10 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(a.campaign(group, { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' })
       await a.deleteGroup(group)
     })
 
@@ -179,10 +163,16 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       }
     })
 
-    it('removes a SIGKILLed member and hands its leadership to another', async (t) => {
+    /**
+     * The leader, one of two members, fails (`fail`: killed or paused) while the
+     * other campaigns: the other is elected with a higher token and a watcher
+     * sees the leader leave. `after` goes on while both processes still exist.
+     */
+    async function leaderFails (t: TestContext, how: string, fail: (leader: Member) => unknown,
+      after: (leader: Member, other: Member, group: string, watcher: Coordinator) => Promise<void>): Promise<void> {
       await using watcher = await start('watcher')
       const events = recorder(watcher)
-      const group = fresh('killed')
+      const group = fresh(how)
       await watcher.createGroup(group)
       await watcher.watchGroup(group)
       const first = await member('first')
@@ -195,59 +185,39 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
         // Departures are reported against what a watcher has seen: let it see both first.
         await waitFor(() => events.filter((e) => e.event === 'memberJoined').length === 2 || undefined)
         const campaign = second.ok('campaign', { group })
-        await first.kill()
-        const killedAt = Date.now()
-        const { token } = await campaign
-        assert.ok((token as number) > (won.token as number))
-        const elected = await second.waitFor('elected', (e) => e.group === group)
-        const left = await waitFor(() => events.find((e) => e.event === 'memberLeft' && e.member === id('first')), 30_000)
-        const leftAt = Date.now()
-        assert.equal(await watcher.leader(group), id('second'))
-        assert.deepEqual(await watcher.getMembers(group), [id('second')])
-        assert.ok(left !== undefined)
-        t.diagnostic(`${kind}: SIGKILLed leader -> new leader ${(elected.at as number) - killedAt} ms, departure seen by a watcher within ${leftAt - killedAt} ms (lease ${options.leaseTtl} ms, heartbeat ${options.heartbeat} ms)`)
-        await second.ok('stop')
-      } finally {
-        await first.kill()
-        await second.kill()
-      }
-    })
-
-    it('removes a member paused past its lease and hands its leadership on; resumed, it learns it lost both', { skip: !suite.leased && 'file:// members live as long as their process (a paused process keeps its kernel locks)' }, async (t) => {
-      await using watcher = await start('watcher')
-      const events = recorder(watcher)
-      const group = fresh('paused')
-      await watcher.createGroup(group)
-      await watcher.watchGroup(group)
-      const first = await member('first')
-      const second = await member('second')
-      try {
-        await first.ok('join', { group })
-        await second.ok('join', { group })
-        const won = await first.ok('campaign', { group })
-        await waitFor(() => events.filter((e) => e.event === 'memberJoined').length === 2 || undefined)
-        const campaign = second.ok('campaign', { group })
-        first.pause()
-        const pausedAt = Date.now()
+        await fail(first)
+        const failedAt = Date.now()
         const { token } = await campaign
         assert.ok((token as number) > (won.token as number))
         const elected = await second.waitFor('elected', (e) => e.group === group)
         await waitFor(() => events.find((e) => e.event === 'memberLeft' && e.member === id('first')), 30_000)
         const leftAt = Date.now()
-        assert.deepEqual(await watcher.getMembers(group), [id('second')])
         assert.equal(await watcher.leader(group), id('second'))
-        t.diagnostic(`${kind}: paused leader -> new leader ${(elected.at as number) - pausedAt} ms, departure seen within ${leftAt - pausedAt} ms (lease ${options.leaseTtl} ms)`)
-        first.resume()
-        const lost = await first.waitFor('leadershipLost', (e) => e.group === group)
-        assert.equal(lost.code, 'ERR_LOCK_LOST')
-        await first.waitFor('memberLeft', (e) => e.member === id('first') && e.group === group)
-        assert.deepEqual((await first.ok('groups')).groups, [])
         assert.deepEqual(await watcher.getMembers(group), [id('second')])
+        t.diagnostic(`${kind}: ${how} leader -> new leader ${(elected.at as number) - failedAt} ms, departure seen by a watcher within ${leftAt - failedAt} ms (lease ${options.leaseTtl} ms, heartbeat ${options.heartbeat} ms)`)
+        await after(first, second, group, watcher)
       } finally {
         first.resume()
         await first.kill()
         await second.kill()
       }
+    }
+
+    it('removes a SIGKILLed member and hands its leadership to another', async (t) => {
+      await leaderFails(t, 'killed', async (leader) => await leader.kill(), async (_leader, other) => {
+        await other.ok('stop')
+      })
+    })
+
+    it('removes a member paused past its lease and hands its leadership on; resumed, it learns it lost both', { skip: !suite.leased && 'file:// members live as long as their process (a paused process keeps its kernel locks)' }, async (t) => {
+      await leaderFails(t, 'paused', (leader) => leader.pause(), async (leader, _other, group, watcher) => {
+        leader.resume()
+        const lost = await leader.waitFor('leadershipLost', (e) => e.group === group)
+        assert.equal(lost.code, 'ERR_LOCK_LOST')
+        await leader.waitFor('memberLeft', (e) => e.member === id('first') && e.group === group)
+        assert.deepEqual((await leader.ok('groups')).groups, [])
+        assert.deepEqual(await watcher.getMembers(group), [id('second')])
+      })
     })
 
     it('two members campaigning in a tight loop never both lead (checked by fencing tokens on a shared resource)', async () => {
@@ -275,7 +245,7 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       assert.equal(await a.campaign(group), term) // already leading: the same term
       assert.equal(a.leadership(group), term)
       assert.equal(await b.leader(group), id('alpha'))
-      await rejectsWith(b.campaign(group, { timeout: 50 }), 'ETIMEDOUT')
+      await assert.rejects(b.campaign(group, { timeout: 50 }), { code: 'ETIMEDOUT' })
       const controller = new AbortController()
       const aborted = b.campaign(group, { signal: controller.signal })
       controller.abort(new Error('gave up'))
@@ -309,7 +279,7 @@ export function groupSuite (kind: string, suite: GroupSuiteOptions): void {
       await (suite.restart as () => Promise<void>)()
       await waitFor(() => (a.connected && b.connected) || undefined, 30_000)
       // Memberships are renewed after the reconnect: both still there.
-      await eventually(async () => (await b.getMembers(group).catch(() => [])).length === 2, 30_000)
+      await waitFor(async () => (await b.getMembers(group).catch(() => [])).length === 2 || undefined, 30_000)
       assert.deepEqual(await a.getMembers(group), [id('alpha'), id('beta')])
       assert.deepEqual(a.groups, [group])
       // Either the term survived (a lease on the server) or it was reported lost; never a silent second leader.

@@ -168,10 +168,10 @@ export function holdWithPython (path: string, kind: 'lockf' | 'ofd', shared = fa
 }
 
 /** Polls `probe` every 25 ms until it gives a value (for conditions in another process that nothing announces). */
-export async function waitFor<T> (probe: () => T | undefined, ms = 10_000): Promise<T> {
+export async function waitFor<T> (probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
-    const value = probe()
+    const value = await probe()
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 25))

@@ -42,8 +42,8 @@ export function rangeEnd (prefix: string): string {
 export const namePrefix = (fullName: string): string => `${PREFIX}${encodeURIComponent(fullName)}/`
 const ownerKey = (fullName: string, owner: string): string => `${namePrefix(fullName)}${encodeURIComponent(owner)}`
 
-export interface KeyValue { key?: string, value?: string, create_revision?: string, mod_revision?: string, lease?: string }
-export interface Header { cluster_id?: string, member_id?: string, revision?: string, raft_term?: string }
+interface KeyValue { key?: string, value?: string, create_revision?: string, mod_revision?: string, lease?: string }
+interface Header { cluster_id?: string, member_id?: string, revision?: string, raft_term?: string }
 export interface RangeResponse { header?: Header, kvs?: KeyValue[], count?: string }
 export interface TxnResponse { header?: Header, succeeded?: boolean, responses?: Array<{ response_range?: RangeResponse, response_put?: unknown, response_delete_range?: unknown }> }
 
@@ -63,7 +63,7 @@ export class EtcdError extends Error {
 const RETRY_CODES = new Set([1, 2, 4, 10, 13, 14])
 
 /** The place of a waiter in a name's queue: the key (base64) to watch for deletion, from the revision after `revision`. */
-export interface Place { predecessor: string, revision: number }
+interface Place { predecessor: string, revision: number }
 
 /** One JSON request to etcd's gateway. */
 export type Post = <T>(path: string, body: unknown) => Promise<T>

@@ -17,11 +17,11 @@ import type { Session } from './session'
 import type { CoordinatorEvents, DistributedLock, LeadershipTerm } from './types'
 
 /** Longest group name, in UTF-16 code units. */
-export const MAX_GROUP_NAME_LENGTH = 256
+const MAX_GROUP_NAME_LENGTH = 256
 /** Largest capabilities value, as JSON in UTF-8 bytes. */
-export const MAX_CAPABILITIES_BYTES = 64 * 1024
+const MAX_CAPABILITIES_BYTES = 64 * 1024
 
-export function validateGroupName (name: unknown, argument = 'group'): string {
+function validateGroupName (name: unknown, argument = 'group'): string {
   if (typeof name !== 'string') throw invalidArgType(argument, 'of type string', name)
   if (name.length === 0) throw invalidArgValue(argument, name, 'must be a non-empty string')
   if (name.includes('\0')) throw invalidArgValue(argument, name, 'must be a string without null bytes')
@@ -51,7 +51,7 @@ function checkJson (value: unknown, path: string, seen: Set<object>): void {
 }
 
 /** Capabilities as stored: JSON text of a value that comes back equal from JSON.parse. */
-export function encodeCapabilities (value: unknown): string {
+function encodeCapabilities (value: unknown): string {
   checkJson(value, 'capabilities', new Set())
   const json = JSON.stringify(value)
   const bytes = Buffer.byteLength(json)
@@ -60,7 +60,7 @@ export function encodeCapabilities (value: unknown): string {
 }
 
 /** The backend name of a group's leadership lock. */
-export function leaderLockName (fullGroup: string): string {
+function leaderLockName (fullGroup: string): string {
   return `${fullGroup}\0leader`
 }
 

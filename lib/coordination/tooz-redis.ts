@@ -16,7 +16,7 @@ import type { BackendUrl } from './url'
 const DEFAULT_NAMESPACE = '_tooz'
 
 /** Python 3's repr() of a bytes object (CPython's bytes_repr, with its choice of quotes). */
-export function pythonBytesRepr (bytes: Uint8Array): string {
+function pythonBytesRepr (bytes: Uint8Array): string {
   const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? 0x22 : 0x27
   let text = ''
   for (const byte of bytes) {
