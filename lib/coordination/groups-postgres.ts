@@ -7,19 +7,10 @@
 import type { QueryResult, QueryResultRow } from 'pg'
 import type { DeleteResult, GroupStore, JoinResult, LeaveResult } from './group-store'
 import { advisoryKey, lockId } from './postgres'
+import { GROUPS, LEADERS, MEMBERS } from './postgres-group-tables'
 
 type Query = <T extends QueryResultRow>(sql: string, values?: unknown[]) => Promise<QueryResult<T>>
 
-const GROUPS = 'locksmith_groups'
-const MEMBERS = 'locksmith_group_members'
-const LEADERS = 'locksmith_group_leaders'
-
-const TABLES = [
-  `CREATE TABLE IF NOT EXISTS ${GROUPS} (name text PRIMARY KEY)`,
-  `CREATE TABLE IF NOT EXISTS ${MEMBERS} (group_name text NOT NULL REFERENCES ${GROUPS} (name) ON DELETE CASCADE,
-    member text NOT NULL, capabilities text NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (group_name, member))`,
-  `CREATE TABLE IF NOT EXISTS ${LEADERS} (group_name text PRIMARY KEY, member text NOT NULL, pid integer NOT NULL)`
-]
 
 const LEASE_END = "clock_timestamp() + $4 * interval '1 millisecond'"
 
@@ -67,9 +58,9 @@ WHERE l.group_name = $1 AND k.locktype = 'advisory' AND k.granted AND k.objsubid
 interface Outcome { found: boolean, done: boolean }
 
 export class PostgresGroupStore implements GroupStore {
+  /** The session's queries; it created the tables with the locks' own objects (postgres.ts, ensureSchema). */
   readonly #query: Query
   readonly #lease: number
-  #ready: Promise<void> | undefined
 
   constructor (query: Query, lease: number) {
     this.#query = query
@@ -77,7 +68,7 @@ export class PostgresGroupStore implements GroupStore {
   }
 
   async create (group: string): Promise<boolean> {
-    return (await this.#run(`WITH ${DURABLE} INSERT INTO ${GROUPS} (name) SELECT $1 FROM durable ON CONFLICT DO NOTHING RETURNING 1`, [group])).rows.length === 1
+    return (await this.#query(`WITH ${DURABLE} INSERT INTO ${GROUPS} (name) SELECT $1 FROM durable ON CONFLICT DO NOTHING RETURNING 1`, [group])).rows.length === 1
   }
 
   async delete (group: string): Promise<DeleteResult> {
@@ -87,7 +78,7 @@ export class PostgresGroupStore implements GroupStore {
 
   async join (group: string, member: string, capabilities: string): Promise<JoinResult> {
     // Rows of members long expired are cleared here rather than by a sweeper.
-    await this.#run(`DELETE FROM ${MEMBERS} WHERE group_name = $1 AND expires_at <= clock_timestamp()`, [group])
+    await this.#query(`DELETE FROM ${MEMBERS} WHERE group_name = $1 AND expires_at <= clock_timestamp()`, [group])
     let outcome: Outcome
     try {
       outcome = await this.#outcome(JOIN, [group, member, capabilities, this.#lease])
@@ -107,7 +98,7 @@ export class PostgresGroupStore implements GroupStore {
   }
 
   async members (group: string): Promise<Map<string, string> | undefined> {
-    const { rows } = await this.#run<{ member: string | null, capabilities: string | null }>(READ, [group])
+    const { rows } = await this.#query<{ member: string | null, capabilities: string | null }>(READ, [group])
     if (rows.length === 0) return undefined
     const members = new Map<string, string>()
     for (const row of rows) if (row.member !== null) members.set(row.member, row.capabilities ?? 'null')
@@ -115,49 +106,27 @@ export class PostgresGroupStore implements GroupStore {
   }
 
   async renew (member: string, groups: readonly string[]): Promise<boolean[]> {
-    const { rows } = await this.#run<{ group_name: string }>(RENEW, [member, groups, this.#lease])
+    const { rows } = await this.#query<{ group_name: string }>(RENEW, [member, groups, this.#lease])
     const renewed = new Set(rows.map((row) => row.group_name))
     return groups.map((group) => renewed.has(group))
   }
 
   async leader (group: string, lockName: string): Promise<string | undefined> {
-    const { rows } = await this.#run<{ member: string }>(LEADER, [group, lockId(advisoryKey(lockName))])
+    const { rows } = await this.#query<{ member: string }>(LEADER, [group, lockId(advisoryKey(lockName))])
     return rows[0]?.member
   }
 
   async elected (group: string, _lockName: string, member: string): Promise<void> {
-    await this.#run(ELECTED, [group, member])
+    await this.#query(ELECTED, [group, member])
   }
 
   async close (): Promise<void> {}
 
   async #outcome (sql: string, values: unknown[]): Promise<Outcome> {
-    const row = (await this.#run<{ found: boolean, done: boolean }>(sql, values)).rows[0]
+    const row = (await this.#query<{ found: boolean, done: boolean }>(sql, values)).rows[0]
     return { found: row?.found === true, done: row?.done === true }
   }
 
-  async #run<T extends QueryResultRow> (sql: string, values: unknown[]): Promise<QueryResult<T>> {
-    const ready = this.#ready ??= this.#createTables()
-    try {
-      await ready
-    } catch (error) {
-      if (this.#ready === ready) this.#ready = undefined
-      throw error
-    }
-    return await this.#query<T>(sql, values)
-  }
-
-  async #createTables (): Promise<void> {
-    for (const sql of TABLES) {
-      try {
-        await this.#query(sql)
-      } catch (error) {
-        // Two members creating it at once: one of them sees a duplicate; the table exists either way.
-        const code = (error as { code?: string }).code
-        if (code !== '23505' && code !== '42P07') throw error
-      }
-    }
-  }
 }
 
 function leaveResult ({ found, done }: Outcome): LeaveResult {

@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto'
 import type { Client, ClientConfig, Notification, QueryResult, QueryResultRow } from 'pg'
 import { checkClientVersion } from './driver'
+import { GROUP_TABLES, GROUPS, LEADERS, MEMBERS } from './postgres-group-tables'
 import { CoordinationError } from '../errors'
 import type { RemoteBackend, TryResult, Watch } from './session'
 import { ChannelWatch } from './watch'
@@ -348,8 +349,9 @@ export class PostgresBackend implements RemoteBackend {
   /** Creates what the locks need, once per database; members connecting at once take turns. */
   async #ensureSchema (client: Client): Promise<void> {
     const exists = await client.query<{ ready: boolean }>(
-      `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regprocedure($3) IS NOT NULL AS ready`,
-      [TABLE, WAITERS, `${TRY}(bigint,text,text,boolean,integer)`])
+      `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regprocedure($3) IS NOT NULL
+        AND to_regclass($4) IS NOT NULL AND to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL AS ready`,
+      [TABLE, WAITERS, `${TRY}(bigint,text,text,boolean,integer)`, GROUPS, MEMBERS, LEADERS])
     if (exists.rows[0]?.ready === true) return
     await client.query('BEGIN')
     try {
@@ -359,6 +361,7 @@ export class PostgresBackend implements RemoteBackend {
         place bigserial, expires timestamptz NOT NULL, PRIMARY KEY (name, owner))`)
       await client.query(`CREATE INDEX IF NOT EXISTS ${WAITERS}_line ON ${WAITERS} (name, place)`)
       await client.query(TRY_FUNCTION)
+      for (const sql of GROUP_TABLES) await client.query(sql)
       await client.query('COMMIT')
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
