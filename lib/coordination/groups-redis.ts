@@ -7,7 +7,7 @@
 // leadership lock key.
 import type { Cluster, Redis } from 'ioredis'
 import { memberOfOwner, type DeleteResult, type GroupStore, type JoinResult, type LeaveResult } from './group-store'
-import { hashTag, lockKey } from './redis'
+import { hashTag, lockKey, NAMESPACE } from './redis'
 
 const PRELUDE = `
 if redis.replicate_commands then redis.replicate_commands() end
@@ -73,7 +73,7 @@ return 1
 
 function keys (group: string): [string, string, string] {
   const tag = hashTag(group)
-  return [`locksmith:group:{${tag}}`, `locksmith:members:{${tag}}`, `locksmith:caps:{${tag}}`]
+  return [`${NAMESPACE}group:{${tag}}`, `${NAMESPACE}members:{${tag}}`, `${NAMESPACE}caps:{${tag}}`]
 }
 
 export class RedisGroupStore implements GroupStore {

@@ -153,7 +153,7 @@ interface Scripts {
   locksmithRenew (lock: string, owner: string, ttl: number): Promise<number>
 }
 
-const NAMESPACE = 'locksmith:'
+export const NAMESPACE = 'locksmith:'
 /**
  * The hash tag of a name: the name itself, unless a '}' in it would end the
  * tag early (or leave it empty); then a digest of it. Redis Cluster hashes
