@@ -62,8 +62,12 @@ export interface NativeBinding {
    * nothing left open (repeat the full way, which throws in full). Never throws.
    */
   openLockCheck (path: string, noFollow: boolean, permissions: number, backend: number, exclusive: boolean): number
-  /** Unlocks the whole file, closes it and frees its entry (throws a system error if either call failed). */
-  unlockClose (id: number, backend: number): void
+  /**
+   * Gives the whole-file lock back, closes the file and frees its entry (throws a
+   * system error if either call failed). Where closing releases the lock (not
+   * Windows) it only closes, unless `unlockFirst`: unlocking wakes a waiter sooner.
+   */
+  unlockClose (id: number, backend: number, unlockFirst: boolean): void
   /** When openLockCheck took the whole-file lock this descriptor holds in that mode (ms since the epoch), or -1. */
   grantedSince (fd: number, backend: number, exclusive: boolean): number
   backends: Record<BackendName, boolean>

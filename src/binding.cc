@@ -491,8 +491,10 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(env, 0);
   }
 
-  // unlockClose(id, backend): gives back the whole-file lock, closes the file
-  // and frees the entry (also when either call fails, which then throws).
+  // unlockClose(id, backend, unlockFirst): gives back the whole-file lock,
+  // closes the file and frees the entry (also when either call fails, which
+  // then throws). Where the close alone gives the lock back (kCloseReleasesLock)
+  // the unlock is left out unless asked for: a waiter it wakes gets in sooner.
   void UnlockClose(const Napi::CallbackInfo& info) {
     Backend backend = static_cast<Backend>(info[1].As<Napi::Number>().Int32Value());
     OpenFile& file = Find(info, backend == Backend::Windows ? "UnlockFileEx" : LockSyscall(backend));
@@ -500,7 +502,8 @@ class Addon : public Napi::Addon<Addon> {
     LockRequest request{};
     request.backend = backend;
     WholeFileRange(backend, &request.start, &request.length);
-    int unlocked = locksmith::Unlock(file.file, request);
+    bool unlock_first = info[2].As<Napi::Boolean>().Value();
+    int unlocked = kCloseReleasesLock && file.owned && !unlock_first ? 0 : locksmith::Unlock(file.file, request);
     int closed = file.owned ? CloseLockFile(file.file) : 0;
     std::string path = std::move(file.path);
     files_.erase(info[0].As<Napi::Number>().Int64Value());

@@ -69,6 +69,19 @@ int TryLock(file_t file, const LockRequest& request);   // 0, kBusy or -errno
 int WaitLock(file_t file, const LockRequest& request);  // 0, -EINTR when interrupted, or -errno
 int Unlock(file_t file, const LockRequest& request);
 
+// Whether closing a file that holds its whole-file flock or OFD lock gives the
+// lock back, so a release that closes may skip the unlock. On Unix the kernel
+// drops those locks with the last descriptor of the open file description; ours
+// are close-on-exec and never duplicated, so the only other copy is a child
+// forked but not yet exec'ed, which delays the release by that moment and never
+// lets a second holder in. Windows releases the locks of a closed handle only
+// "eventually": unlock first.
+#ifdef _WIN32
+constexpr bool kCloseReleasesLock = false;
+#else
+constexpr bool kCloseReleasesLock = true;
+#endif
+
 // Waiter threads. A thread started here has every signal blocked except the one
 // InterruptThread uses, so a blocked WaitLock on it returns -EINTR when interrupted.
 struct Thread;

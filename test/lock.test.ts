@@ -3,13 +3,13 @@
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs'
+import { readFileSync, renameSync, symlinkSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { Lock, LockBusyError, LockError, LockTimeoutError, withLock } from '../lib/index'
-import { slotCount } from '../lib/slot'
+import { slotCounts } from '../lib/slot'
 import { Holder, flockCommandCanLock, isLinux, sleep, tempDir, waiterThreadCount, waiterThreadCountSettled } from './helpers'
 
 const run = promisify(execFile)
@@ -100,7 +100,27 @@ describe('Lock in one process', () => {
     const path = newPath()
     await assert.rejects(withLock(path, () => { throw new Error('inside') }), /inside/)
     assert.equal(await withLock(path, async () => 42), 42)
-    assert.equal(slotCount(), 0, 'idle slots are dropped')
+    assert.equal(slotCounts().inUse, 0, 'nothing held, awaited or open')
+  })
+
+  test('idle slots kept for reuse stay bounded, and one made with other options is not reused', () => {
+    for (let i = 0; i < 1000; i++) {
+      const lock = new Lock(join(dir, `many-${i}.lock`))
+      assert.equal(lock.tryAcquire(), true)
+      lock.release()
+    }
+    const { inUse, kept } = slotCounts()
+    assert.equal(inUse, 0)
+    assert.ok(kept <= 256, `${kept} idle slots kept`)
+    if (process.platform === 'win32') return
+    const target = newPath()
+    const link = `${target}.link`
+    symlinkSync(target, link)
+    const plain = new Lock(link)
+    assert.equal(plain.tryAcquire(), true)
+    plain.release()
+    assert.throws(() => new Lock(link, { noFollow: true }).tryAcquire(), { code: 'ELOOP' })
+    assert.equal(slotCounts().inUse, 0)
   })
 
   for (const backend of isLinux ? ['flock', 'ofd', 'posix'] as const : ['auto'] as const) {
