@@ -123,9 +123,6 @@ const closeWhenCollected = new FinalizationRegistry<{ id: number, fd: number, st
   }
 })
 
-/** The name of LockFile's constructor from an id of the addon's table, for lib/slot.ts only. */
-export const fromTable = Symbol('locksmith.fromTable')
-
 /** The name of LockFile's callback-style wait, for lib/slot.ts only (not exported from the package). */
 export const waitForLock = Symbol('locksmith.waitForLock')
 type WaitDone = (error: Error | null, current?: boolean, waited?: boolean) => void
@@ -224,11 +221,6 @@ export class LockFile implements Disposable {
       closeAdoptedWhenCollected.register(file, { id, fd: file.#fd, state: file.#state }, file)
     }
     return file
-  }
-
-  /** A LockFile for an entry the addon opened (openLockCheck), taken over as LockFile.open's would be. */
-  static [fromTable] (path: string, backend: Backend, id: number): LockFile {
-    return new LockFile(path, backend, id)
   }
 
   static {

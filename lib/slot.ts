@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import { unlinkSync } from 'node:fs'
 import { resolveBackend } from './backend'
 import { fromNative, WouldDeadlockError } from './errors'
-import { fromTable, LockFile, waitForLock } from './lockfile'
+import { LockFile, waitForLock } from './lockfile'
 import { BACKEND_IDS, native } from './native'
 import { grantedAfterWait, lastWaitBlocked, mustQueue, released } from './retake'
 import type { Backend, ByteRange, LockMode } from './validate'
@@ -145,9 +145,11 @@ export class Slot {
   readonly #options: SlotOptions
   #file: LockFile | undefined
   /**
-   * The whole-file lock an uncontended acquire took in one native call
-   * (openLockCheck), held by its id in the addon's table with no LockFile;
-   * released by one call too (unlockClose). 0 when there is none.
+   * For a whole-file lock on flock, OFD or Windows: the file, by its id in the
+   * addon's table, with no LockFile around it. An acquire opens, locks and
+   * checks in one native call (openLockCheck), a wait goes to the addon
+   * directly, and a release unlocks and closes in one call (unlockClose): no
+   * per-acquire object, map entry or validated options. 0 when none is open.
    */
   #direct = 0
   /** The backend's id for those calls; -1 where they do not apply (posix shares a descriptor; byte ranges). */
@@ -171,7 +173,8 @@ export class Slot {
 
   /** Holds nothing, awaits nothing and has no file open. */
   get idle (): boolean {
-    return this.#holders === 0 && this.#queue.length === 0 && this.#kernelWait === undefined && this.#file === undefined
+    return this.#holders === 0 && this.#queue.length === 0 && this.#kernelWait === undefined && this.#file === undefined &&
+      this.#direct === 0
   }
 
   madeWith (options: SlotOptions): boolean {
@@ -341,11 +344,19 @@ export class Slot {
    * waiter thread. `tryFirst`: the lock was not just tried here (a re-take).
    */
   #waitInKernel (head: Waiter, tryFirst: boolean): void {
-    const file = this.#file as LockFile
+    const file = this.#file
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     let cancel: () => void
     try {
-      cancel = file[waitForLock]({ mode, range: this.#options.range }, tryFirst, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
+      if (file === undefined) {
+        const id = this.#direct
+        native.wait(id, this.#directBackend, !head.shared, undefined, undefined, (error, _acquired, current, waited) => {
+          this.#kernelWaitEnded(undefined, head, error === null ? null : fromNative(error), current, waited)
+        }, true, tryFirst)
+        cancel = () => { native.cancel(id) }
+      } else {
+        cancel = file[waitForLock]({ mode, range: this.#options.range }, tryFirst, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
+      }
     } catch (error) {
       this.#queue.shift()
       head.failed(error)
@@ -357,7 +368,7 @@ export class Slot {
   // Runs inside the native completion callback, so it must not throw.
   // `current`: the waiter thread's isCurrent() right after the grant;
   // `waited`: whether another holder was in the way when the wait began.
-  #kernelWaitEnded (file: LockFile, head: Waiter, error: Error | null, current: boolean | undefined, waited: boolean | undefined): void {
+  #kernelWaitEnded (file: LockFile | undefined, head: Waiter, error: Error | null, current: boolean | undefined, waited: boolean | undefined): void {
     this.#kernelWait = undefined
     let verified = false
     if (error === null) {
@@ -393,21 +404,42 @@ export class Slot {
 
   /** No try on the spot (just tried, or a re-take: lib/retake.ts): the head is to wait in the kernel, once it may ask. */
   #queueInKernel (): KernelTry {
+    if (this.#directBackend >= 0 && this.#file === undefined) {
+      if (this.#direct === 0) this.#direct = this.#openDirect()
+      if (this.#direct !== 0) return 'busy'
+    }
     this.#openFile()
     return this.#claim() ? 'busy' : 'kept out'
   }
 
+  /**
+   * Opens the file in the addon's table for a wait; 0 where the full way must
+   * (a missing directory to create, an error to throw in full, a read-only
+   * file, for which LockFile explains an exclusive OFD lock's EBADF).
+   */
+  #openDirect (): number {
+    const { noFollow, permissions } = this.#options
+    let id: number
+    try {
+      id = native.open(this.path, noFollow, permissions)
+    } catch {
+      return 0
+    }
+    if (!native.readOnly(id)) return id
+    native.close(id)
+    return 0
+  }
+
   #kernelTry (shared: boolean): KernelTry {
     if (this.#directBackend >= 0 && this.#file === undefined) {
+      // Open already (a wait ahead of this one was given up): opened afresh,
+      // as the path may name another file by now.
+      this.#closeFile()
       const { noFollow, permissions } = this.#options
       const id = native.openLockCheck(this.path, noFollow, permissions, this.#directBackend, !shared)
-      if (id > 0) {
-        this.#direct = id
-        return 'locked'
-      }
-      if (id < 0) {
-        this.#file = LockFile[fromTable](this.path, this.#options.backend, -id)
-        return 'busy'
+      if (id !== 0) {
+        this.#direct = Math.abs(id)
+        return id > 0 ? 'locked' : 'busy'
       }
       // 0: an error, or a directory to create: the full way below, which throws in full.
     }
@@ -445,17 +477,26 @@ export class Slot {
    * file was removed or replaced meanwhile, the lock protects nothing: drop it
    * and reopen (pitfall: deleting a lock file breaks mutual exclusion).
    */
-  #verified (file: LockFile, checked?: boolean): boolean {
+  #verified (file: LockFile | undefined, checked?: boolean): boolean {
     let current = false
     try {
-      current = checked ?? file.isCurrent()
+      current = checked ?? (file === undefined ? this.#directIsCurrent() : file.isCurrent())
     } finally {
       if (!current) { // replaced, or the check failed: hold nothing
-        file.unlock({ range: this.#options.range })
+        if (file === undefined) native.unlockWhole(this.#direct, this.#directBackend)
+        else file.unlock({ range: this.#options.range })
         this.#closeFile(true)
       }
     }
     return current
+  }
+
+  #directIsCurrent (): boolean {
+    try {
+      return native.isCurrent(this.#direct)
+    } catch (error) {
+      throw fromNative(error)
+    }
   }
 
   #openFile (): LockFile {
@@ -482,6 +523,15 @@ export class Slot {
    * stale one again; it is closed when its last user leaves.
    */
   #closeFile (replaced = false): void {
+    const direct = this.#direct
+    if (direct !== 0) {
+      this.#direct = 0
+      try {
+        native.close(direct) // cancels a wait first: nothing granted in the race stays held
+      } catch (error) {
+        throw fromNative(error)
+      }
+    }
     const file = this.#file
     if (file === undefined) return
     this.#file = undefined

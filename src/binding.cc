@@ -158,8 +158,8 @@ struct OpenFile {
   bool read_only = false;  // opened read-only because read-write was refused
   bool owned = true;       // false for an adopted descriptor: never closed here
   Wait* wait = nullptr;    // the wait in progress, if any
-  // A whole-file lock taken by openLockCheck: when (ms since the epoch, as
-  // Date.now()) and how, for holders(); 0 when none is recorded.
+  // A lock taken by openLockCheck or granted to a wait: when (ms since the
+  // epoch, as Date.now()) and how, for holders(); 0 when none is recorded.
   double granted_ms = 0;
   Backend granted_backend = Backend::Flock;
   bool granted_exclusive = false;
@@ -239,6 +239,11 @@ void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
   if (file == nullptr || result == -ECANCELED) return;
   file->wait = nullptr;
   wait->file = nullptr;
+  if (result == 0) {  // for holders(), as openLockCheck records it
+    file->granted_ms = NowMs();
+    file->granted_backend = wait->request.backend;
+    file->granted_exclusive = wait->request.exclusive;
+  }
   if (Report(env, callback, *wait, *file, result)) return;
   // Nobody can own this grant (a worker terminated just as it came): give it back.
   if (result == 0) Unlock(file->file, wait->request);
@@ -513,9 +518,10 @@ class Addon : public Napi::Addon<Addon> {
     if (closed != 0) throw SystemError(info.Env(), closed, "close", path);
   }
 
-  // grantedSince(fd, backend, exclusive) -> when openLockCheck took the
-  // whole-file lock that this descriptor holds in that mode (ms since the
-  // epoch), or -1. For holders(); a linear scan, off every locking path.
+  // grantedSince(fd, backend, exclusive) -> when openLockCheck or a wait took
+  // the lock that this descriptor holds in that mode (ms since the epoch), or
+  // -1. For holders() of a Lock's whole-file lock, which has no LockFile; a
+  // linear scan, off every locking path.
   Napi::Value GrantedSince(const Napi::CallbackInfo& info) {
     double since = -1;
 #ifndef _WIN32

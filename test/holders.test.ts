@@ -148,6 +148,25 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     assert.deepEqual(holders(path), [])
   })
 
+  it('this process: since is the time of the grant for a Lock that waited behind another process', { skip: !isLinux }, async () => {
+    const path = fresh()
+    const other = await HolderProcess.start()
+    cleanup.push(() => other.kill())
+    assert.equal((await other.send({ cmd: 'acquire', path, options: {} })).event, 'acquired')
+    const lock = new Lock(path)
+    const acquired = lock.acquire()
+    await waitFor(() => holders(path).some((h) => h.waiting && h.pid === process.pid))
+    const before = Date.now()
+    assert.equal((await other.send({ cmd: 'release' })).event, 'released')
+    await acquired
+    const after = Date.now()
+    const [held] = holders(path)
+    lock.release()
+    assert.equal(held?.pid, process.pid)
+    const since = held?.since?.getTime() ?? -1
+    assert.ok(since >= before && since <= after, `since ${since}, granted between ${before} and ${after}`)
+  })
+
   it('a file nobody locks, and one that does not exist, have no holders', () => {
     assert.deepEqual(holders(fresh()), [])
     assert.deepEqual(holders(join(dir, 'missing')), [])
