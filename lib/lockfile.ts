@@ -70,10 +70,8 @@ const REQUEST_HINTS = {
  */
 interface HeldState {
   readonly backend: Backend
-  /** What it holds on the whole file, kept apart so the common case costs no map lookups. */
+  /** What it holds on the whole file, kept apart so the common case costs no map lookups (the addon notes when it was granted). */
   whole: LockMode | undefined
-  /** When the whole-file lock was granted (Date.now()). */
-  wholeSince: number
   /** What it holds on byte ranges: range key -> mode. */
   readonly held: Map<string, LockMode>
   rangeSince: Map<string, number> | undefined
@@ -226,15 +224,14 @@ export class LockFile implements Disposable {
   static {
     setSinceLookup((fd, kind, exclusive, start, length) => {
       const state = heldByFd.get(fd)
-      if (state === undefined) {
-        // A Lock's whole-file lock taken in one call, with no LockFile.
-        if (start !== 0 || length !== 0 || typeof native.grantedSince !== 'function') return undefined
+      const wanted: LockMode = exclusive ? 'exclusive' : 'shared'
+      // A whole-file lock, a LockFile's or a Lock's (which has no LockFile): the addon noted when it was granted.
+      if (start === 0 && length === 0 && (state === undefined || (state.whole === wanted && resolveBackend(state.backend, undefined) === kind))) {
+        if (typeof native.grantedSince !== 'function') return undefined
         const since = native.grantedSince(fd, BACKEND_IDS[kind], exclusive)
         return since < 0 ? undefined : since
       }
-      const wanted: LockMode = exclusive ? 'exclusive' : 'shared'
-      const whole = state.whole === wanted && start === 0 && length === 0 && resolveBackend(state.backend, undefined) === kind
-      if (whole) return state.wholeSince
+      if (state === undefined) return undefined
       const key = `${start}+${length}`
       if (state.held.get(key) !== wanted || resolveBackend(state.backend, { start, length }) !== kind) return undefined
       return state.rangeSince?.get(key)
@@ -248,7 +245,7 @@ export class LockFile implements Disposable {
     this.#wholeExclusive = wholeFileRequest(backend, true)
     this.#wholeShared = wholeFileRequest(backend, false)
     this.#fd = native.fd(id)
-    this.#state = { backend, whole: undefined, wholeSince: 0, held: new Map(), rangeSince: undefined }
+    this.#state = { backend, whole: undefined, held: new Map(), rangeSince: undefined }
     if (this.#fd >= 0) heldByFd.set(this.#fd, this.#state)
     closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state }, this)
   }
@@ -528,7 +525,6 @@ export class LockFile implements Disposable {
   #hold (request: Request): void {
     if (request.key === WHOLE_FILE) {
       this.#state.whole = mode(request)
-      this.#state.wholeSince = Date.now()
     } else {
       this.#state.held.set(request.key, mode(request))
       ;(this.#state.rangeSince ??= new Map()).set(request.key, Date.now())

@@ -158,16 +158,35 @@ struct OpenFile {
   bool read_only = false;  // opened read-only because read-write was refused
   bool owned = true;       // false for an adopted descriptor: never closed here
   Wait* wait = nullptr;    // the wait in progress, if any
-  // A lock taken by openLockCheck or granted to a wait: when (ms since the
-  // epoch, as Date.now()) and how, for holders(); 0 when none is recorded.
+  // The last whole-file lock taken on it: when (ms since the epoch, as
+  // Date.now()) and how, for holders(); 0 when none is recorded. Noted here,
+  // not in JavaScript, where Date.now() allocated a number on every try-lock.
   double granted_ms = 0;
   Backend granted_backend = Backend::Flock;
   bool granted_exclusive = false;
 };
 
+// A small integer result, made without the double conversion of Napi::Number
+// (the try-lock fast path returns one on every call).
+Napi::Value SmallInt(Napi::Env env, int32_t value) {
+  napi_value result;
+  napi_create_int32(env, value, &result);
+  return Napi::Value(env, result);
+}
+
 double NowMs() {
   using namespace std::chrono;
   return static_cast<double>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+// Notes a granted lock on the file if it is the whole-file one (see OpenFile).
+void NoteGrant(OpenFile& file, const LockRequest& request) {
+  int64_t start, length;
+  WholeFileRange(request.backend, &start, &length);
+  if (request.start != start || request.length != length) return;
+  file.granted_ms = NowMs();
+  file.granted_backend = request.backend;
+  file.granted_exclusive = request.exclusive;
 }
 
 // One asynchronous wait: a waiter thread and the thread-safe function that
@@ -239,11 +258,7 @@ void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
   if (file == nullptr || result == -ECANCELED) return;
   file->wait = nullptr;
   wait->file = nullptr;
-  if (result == 0) {  // for holders(), as openLockCheck records it
-    file->granted_ms = NowMs();
-    file->granted_backend = wait->request.backend;
-    file->granted_exclusive = wait->request.exclusive;
-  }
+  if (result == 0) NoteGrant(*file, wait->request);
   if (Report(env, callback, *wait, *file, result)) return;
   // Nobody can own this grant (a worker terminated just as it came): give it back.
   if (result == 0) Unlock(file->file, wait->request);
@@ -302,6 +317,7 @@ class Addon : public Napi::Addon<Addon> {
     int result = locksmith::TryLock(file.file, request);
     if (result == kBusy) return Napi::Boolean::New(env, false);
     if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), file.path);
+    NoteGrant(file, request);
     return Napi::Boolean::New(env, true);
   }
 
@@ -333,6 +349,7 @@ class Addon : public Napi::Addon<Addon> {
       }
     }
     if (result != 0) throw SystemError(env, result, LockSyscall(request.backend), file.path);
+    NoteGrant(file, request);
     return Napi::Boolean::New(env, true);
   }
 
@@ -440,8 +457,9 @@ class Addon : public Napi::Addon<Addon> {
       request.exclusive = info[2].As<Napi::Boolean>().Value();
       WholeFileRange(request.backend, &request.start, &request.length);
       result = locksmith::TryLock(found->second.file, request);
+      if (result == 0) NoteGrant(found->second, request);
     }
-    return Napi::Number::New(info.Env(), result == 0 ? 1 : result == kBusy ? 0 : result);
+    return SmallInt(info.Env(), result == 0 ? 1 : result == kBusy ? 0 : result);
   }
 
   // unlockWhole(id, backend) -> 0 or -errno.
@@ -454,7 +472,7 @@ class Addon : public Napi::Addon<Addon> {
       WholeFileRange(request.backend, &request.start, &request.length);
       result = locksmith::Unlock(found->second.file, request);
     }
-    return Napi::Number::New(info.Env(), result);
+    return SmallInt(info.Env(), result);
   }
 
   // The uncontended acquire and release of a Lock, one call each.
@@ -483,9 +501,7 @@ class Addon : public Napi::Addon<Addon> {
       bool current = false;
       int checked = result == 0 ? IsCurrentFile(entry.file, entry.path.c_str(), &current) : 0;
       if (result == 0 && checked == 0 && current) {
-        entry.granted_ms = NowMs();
-        entry.granted_backend = request.backend;
-        entry.granted_exclusive = request.exclusive;
+        NoteGrant(entry, request);
         return Napi::Number::New(env, static_cast<double>(Insert(std::move(entry))));
       }
       if (result == kBusy) return Napi::Number::New(env, -static_cast<double>(Insert(std::move(entry))));
@@ -518,10 +534,9 @@ class Addon : public Napi::Addon<Addon> {
     if (closed != 0) throw SystemError(info.Env(), closed, "close", path);
   }
 
-  // grantedSince(fd, backend, exclusive) -> when openLockCheck or a wait took
-  // the lock that this descriptor holds in that mode (ms since the epoch), or
-  // -1. For holders() of a Lock's whole-file lock, which has no LockFile; a
-  // linear scan, off every locking path.
+  // grantedSince(fd, backend, exclusive) -> when the whole-file lock that this
+  // descriptor holds in that mode was taken (ms since the epoch), or -1. For
+  // holders(); a linear scan, off every locking path.
   Napi::Value GrantedSince(const Napi::CallbackInfo& info) {
     double since = -1;
 #ifndef _WIN32

@@ -131,11 +131,16 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     file.tryLock({ range: { start: 5, length: 5 }, mode: 'shared' })
     const lock = new Lock(path)
     await lock.acquire()
+    const wholePath = fresh()
+    const whole = LockFile.open(wholePath)
+    whole.tryLock()
     const after = Date.now()
     try {
       const found = holders(path)
       assert.equal(found.length, 2)
-      for (const h of found) {
+      const wholeHeld = holders(wholePath)
+      assert.equal(wholeHeld.length, 1)
+      for (const h of [...found, ...wholeHeld]) {
         assert.equal(h.pid, process.pid)
         assert.ok(h.since instanceof Date, `${h.kind} has since`)
         assert.ok((h.since as Date).getTime() >= before && (h.since as Date).getTime() <= after)
@@ -144,6 +149,7 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     } finally {
       lock.release()
       file.close()
+      whole.close()
     }
     assert.deepEqual(holders(path), [])
   })
