@@ -149,7 +149,7 @@ describe('Web Locks across processes and threads', () => {
     // A Web Locks holder whose event loop is blocked cannot let go in time either.
     const stuck = b.request('sl')
     await stuck.granted
-    b.spin(500)
+    await b.spin(500)
     const started = performance.now()
     await assert.rejects(manager.request('sl', { steal: true }, () => {}), (error: DOMException) => error.name === 'TimeoutError')
     assert.ok(performance.now() - started >= 290)
