@@ -57,7 +57,7 @@ export type HolderTarget = string | URL | number | FileHandle
 const KINDS = new Set<string>(['flock', 'ofd', 'posix'])
 const KIND_NAMES: Record<string, HolderKind> = { FLOCK: 'flock', OFDLCK: 'ofd', POSIX: 'posix' }
 
-/** Own locks' grant times, by descriptor: lib/lockfile.ts registers the LockFiles of this thread. */
+/** Own locks' grant times, by descriptor: lib/lockfile.ts answers from its LockFiles' ranges and the addon's notes of whole-file grants. */
 export type SinceLookup = (fd: number, kind: HolderKind, exclusive: boolean, start: number, length: number) => number | undefined
 let sinceLookup: SinceLookup | undefined
 export function setSinceLookup (lookup: SinceLookup): void { sinceLookup = lookup }

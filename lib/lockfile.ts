@@ -347,7 +347,8 @@ export class LockFile implements Disposable {
   }
 
   /**
-   * For Lock's queue (lib/slot.ts): a wait with a plain callback, called once
+   * For Lock's queue (lib/slot.ts: posix and byte-range locks, and the files it
+   * opens the full way): a wait with a plain callback, called once
    * with null when locked or with the error, and no timer or listener to
    * tidy up, so the path from the kernel's grant to the caller stays short.
    * `current` is isCurrent() as the waiter thread saw it right after the grant

@@ -68,7 +68,7 @@ export interface NativeBinding {
    * Windows) it only closes, unless `unlockFirst`: unlocking wakes a waiter sooner.
    */
   unlockClose (id: number, backend: number, unlockFirst: boolean): void
-  /** When openLockCheck or a wait took the lock this descriptor holds in that mode (ms since the epoch), or -1. */
+  /** When a whole-file lock in that mode was last granted on this descriptor, by any call (ms since the epoch), or -1. */
   grantedSince (fd: number, backend: number, exclusive: boolean): number
   backends: Record<BackendName, boolean>
   /** Hash of the native sources the binary was built from (scripts/source-hash.js). */

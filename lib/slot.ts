@@ -348,21 +348,28 @@ export class Slot {
     const mode: LockMode = head.shared ? 'shared' : 'exclusive'
     let cancel: () => void
     try {
-      if (file === undefined) {
-        const id = this.#direct
-        native.wait(id, this.#directBackend, !head.shared, undefined, undefined, (error, _acquired, current, waited) => {
-          this.#kernelWaitEnded(undefined, head, error === null ? null : fromNative(error), current, waited)
-        }, true, tryFirst)
-        cancel = () => { native.cancel(id) }
-      } else {
-        cancel = file[waitForLock]({ mode, range: this.#options.range }, tryFirst, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
-      }
+      cancel = file === undefined
+        ? this.#waitDirect(head, tryFirst)
+        : file[waitForLock]({ mode, range: this.#options.range }, tryFirst, (error, current, waited) => this.#kernelWaitEnded(file, head, error, current, waited))
     } catch (error) {
       this.#queue.shift()
       head.failed(error)
       return this.#pump()
     }
     this.#kernelWait = cancel
+  }
+
+  /** #waitInKernel on the #direct file: the addon's wait, with its errors typed as LockFile's are. */
+  #waitDirect (head: Waiter, tryFirst: boolean): () => void {
+    const id = this.#direct
+    try {
+      native.wait(id, this.#directBackend, !head.shared, undefined, undefined, (error, _acquired, current, waited) => {
+        this.#kernelWaitEnded(undefined, head, error === null ? null : fromNative(error), current, waited)
+      }, true, tryFirst)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    return () => { native.cancel(id) }
   }
 
   // Runs inside the native completion callback, so it must not throw.
@@ -426,7 +433,11 @@ export class Slot {
       return 0
     }
     if (!native.readOnly(id)) return id
-    native.close(id)
+    try {
+      native.close(id)
+    } catch (error) {
+      throw fromNative(error)
+    }
     return 0
   }
 

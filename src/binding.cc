@@ -158,9 +158,10 @@ struct OpenFile {
   bool read_only = false;  // opened read-only because read-write was refused
   bool owned = true;       // false for an adopted descriptor: never closed here
   Wait* wait = nullptr;    // the wait in progress, if any
-  // The last whole-file lock taken on it: when (ms since the epoch, as
-  // Date.now()) and how, for holders(); 0 when none is recorded. Noted here,
-  // not in JavaScript, where Date.now() allocated a number on every try-lock.
+  // The last whole-file lock granted on it: when (ms since the epoch, as
+  // Date.now()) and how, for holders(), which asks only about locks the kernel
+  // lists as held; 0 when none was granted. Noted here, not in JavaScript,
+  // where Date.now() allocated a number on every try-lock.
   double granted_ms = 0;
   Backend granted_backend = Backend::Flock;
   bool granted_exclusive = false;
@@ -534,9 +535,10 @@ class Addon : public Napi::Addon<Addon> {
     if (closed != 0) throw SystemError(info.Env(), closed, "close", path);
   }
 
-  // grantedSince(fd, backend, exclusive) -> when the whole-file lock that this
-  // descriptor holds in that mode was taken (ms since the epoch), or -1. For
-  // holders(); a linear scan, off every locking path.
+  // grantedSince(fd, backend, exclusive) -> when a whole-file lock in that mode
+  // was last granted on this descriptor (ms since the epoch), or -1. For
+  // holders(), about a lock the kernel lists as held; a linear scan, off every
+  // locking path.
   Napi::Value GrantedSince(const Napi::CallbackInfo& info) {
     double since = -1;
 #ifndef _WIN32

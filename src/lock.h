@@ -72,10 +72,11 @@ int Unlock(file_t file, const LockRequest& request);
 // Whether closing a file that holds its whole-file flock or OFD lock gives the
 // lock back, so a release that closes may skip the unlock. On Unix the kernel
 // drops those locks with the last descriptor of the open file description; ours
-// are close-on-exec and never duplicated, so the only other copy is a child
-// forked but not yet exec'ed, which delays the release by that moment and never
-// lets a second holder in. Windows releases the locks of a closed handle only
-// "eventually": unlock first.
+// are close-on-exec and never duplicated, so the only other copy is in a child
+// forked but not yet exec'ed (Node's spawns exec at once; a child that forked
+// and never exec'ed would keep the lock until it exits): that delays the
+// release and never lets a second holder in. Windows releases the locks of a
+// closed handle only "eventually": unlock first.
 #ifdef _WIN32
 constexpr bool kCloseReleasesLock = false;
 #else
