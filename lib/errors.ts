@@ -81,6 +81,15 @@ export function fromNative (error: unknown): Error {
   return error
 }
 
+/** Runs a call into the addon (or node:fs), its error turned into a typed one by fromNative. */
+export function typedCall<T> (call: () => T): T {
+  try {
+    return call()
+  } catch (error) {
+    throw fromNative(error)
+  }
+}
+
 export function invalidArgType (name: string, expected: string, actual: unknown): TypeError {
   const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`)
   return Object.assign(error, { code: 'ERR_INVALID_ARG_TYPE' })

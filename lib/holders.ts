@@ -5,7 +5,7 @@
 // descriptor of a file drops the process's classic POSIX locks on it).
 import { fstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { fromNative, invalidArgType, LockError, type LockBusyError, type LockTimeoutError } from './errors'
+import { fromNative, invalidArgType, LockError, typedCall, type LockBusyError, type LockTimeoutError } from './errors'
 import { collectLocks, type LockStatus } from './lock-table'
 import { parseProcLocks, splitDevice } from './proc-locks'
 import { resolveBackend, validateBackend } from './backend'
@@ -79,11 +79,7 @@ function identify (target: HolderTarget, name: string): { path: string, st: BigI
   }
   if (typeof target === 'number') {
     if (!Number.isInteger(target) || target < 0) throw invalidArgType(name, 'a path, a file descriptor (integer >= 0) or a FileHandle', target)
-    try {
-      return { path: `fd ${target}`, st: fstatSync(target, { bigint: true }) }
-    } catch (error) {
-      throw fromNative(error)
-    }
+    return { path: `fd ${target}`, st: typedCall(() => fstatSync(target, { bigint: true })) }
   }
   if (typeof target !== 'string' && !(target instanceof URL)) {
     throw invalidArgType(name, 'a path, a file descriptor (integer >= 0) or a FileHandle', target)
@@ -147,11 +143,7 @@ export function holders (target: HolderTarget): Holder[] {
 }
 
 function readProcLocks (): string {
-  try {
-    return readFileSync('/proc/locks', 'utf8')
-  } catch (error) {
-    throw fromNative(error)
-  }
+  return typedCall(() => readFileSync('/proc/locks', 'utf8'))
 }
 
 export interface IsLockedOptions {

@@ -3,7 +3,7 @@
 import { closeSync, mkdirSync, readlinkSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { fromNative, invalidArgType, invalidArgValue, LockError, LockTimeoutError, outOfRange } from './errors'
+import { fromNative, invalidArgType, invalidArgValue, LockError, LockTimeoutError, outOfRange, typedCall } from './errors'
 import { holders, isFileHandle, setSinceLookup, withHolders, type Holder } from './holders'
 import { resolveBackend, validateBackend } from './backend'
 import { BACKEND_IDS, native, type BackendName } from './native'
@@ -399,13 +399,7 @@ export class LockFile implements Disposable {
       throw new LockError('ERR_LOCK_NOT_HELD', `Not locked by this handle${request.key === WHOLE_FILE ? '' : ` (range ${request.key})`}: ${this.path}`, this.path)
     }
     const fast = request.key === WHOLE_FILE && native.unlockWhole(this.#id, request.id) === 0
-    if (!fast) {
-      try {
-        native.unlock(this.#id, request.id, request.start, request.length)
-      } catch (error) {
-        throw fromNative(error)
-      }
-    }
+    if (!fast) typedCall(() => native.unlock(this.#id, request.id, request.start, request.length))
     if (request.key === WHOLE_FILE) this.#state.whole = undefined
     else this.#state.held.delete(request.key)
   }
@@ -422,11 +416,7 @@ export class LockFile implements Disposable {
   /** Whether the path still names this open file (false once it was unlinked or replaced). */
   isCurrent (): boolean {
     this.#ensureOpen()
-    try {
-      return native.isCurrent(this.#id)
-    } catch (error) {
-      throw fromNative(error)
-    }
+    return typedCall(() => native.isCurrent(this.#id))
   }
 
   /**

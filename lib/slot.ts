@@ -7,7 +7,7 @@
 import { resolve } from 'node:path'
 import { unlinkSync } from 'node:fs'
 import { resolveBackend } from './backend'
-import { fromNative, WouldDeadlockError } from './errors'
+import { fromNative, typedCall, WouldDeadlockError } from './errors'
 import { LockFile, waitForLock } from './lockfile'
 import { BACKEND_IDS, native } from './native'
 import { grantedAfterWait, lastWaitBlocked, mustQueue, released } from './retake'
@@ -177,6 +177,7 @@ export class Slot {
       this.#direct === 0
   }
 
+  /** Whether these are the options it opens its file with (those its key leaves out too). */
   madeWith (options: SlotOptions): boolean {
     const own = this.#options
     return own === options || (own.backend === options.backend && own.noFollow === options.noFollow &&
@@ -362,13 +363,9 @@ export class Slot {
   /** #waitInKernel on the #direct file: the addon's wait, with its errors typed as LockFile's are. */
   #waitDirect (head: Waiter, tryFirst: boolean): () => void {
     const id = this.#direct
-    try {
-      native.wait(id, this.#directBackend, !head.shared, undefined, undefined, (error, _acquired, current, waited) => {
-        this.#kernelWaitEnded(undefined, head, error === null ? null : fromNative(error), current, waited)
-      }, true, tryFirst)
-    } catch (error) {
-      throw fromNative(error)
-    }
+    typedCall(() => native.wait(id, this.#directBackend, !head.shared, undefined, undefined, (error, _acquired, current, waited) => {
+      this.#kernelWaitEnded(undefined, head, error === null ? null : fromNative(error), current, waited)
+    }, true, tryFirst))
     return () => { native.cancel(id) }
   }
 
@@ -433,11 +430,7 @@ export class Slot {
       return 0
     }
     if (!native.readOnly(id)) return id
-    try {
-      native.close(id)
-    } catch (error) {
-      throw fromNative(error)
-    }
+    typedCall(() => native.close(id))
     return 0
   }
 
@@ -491,7 +484,7 @@ export class Slot {
   #verified (file: LockFile | undefined, checked?: boolean): boolean {
     let current = false
     try {
-      current = checked ?? (file === undefined ? this.#directIsCurrent() : file.isCurrent())
+      current = checked ?? (file === undefined ? typedCall(() => native.isCurrent(this.#direct)) : file.isCurrent())
     } finally {
       if (!current) { // replaced, or the check failed: hold nothing
         if (file === undefined) native.unlockWhole(this.#direct, this.#directBackend)
@@ -500,14 +493,6 @@ export class Slot {
       }
     }
     return current
-  }
-
-  #directIsCurrent (): boolean {
-    try {
-      return native.isCurrent(this.#direct)
-    } catch (error) {
-      throw fromNative(error)
-    }
   }
 
   #openFile (): LockFile {
@@ -537,11 +522,7 @@ export class Slot {
     const direct = this.#direct
     if (direct !== 0) {
       this.#direct = 0
-      try {
-        native.close(direct) // cancels a wait first: nothing granted in the race stays held
-      } catch (error) {
-        throw fromNative(error)
-      }
+      typedCall(() => native.close(direct)) // cancels a wait first: nothing granted in the race stays held
     }
     const file = this.#file
     if (file === undefined) return
