@@ -11,7 +11,6 @@ import { GROUPS, LEADERS, MEMBERS } from './postgres-group-tables'
 
 type Query = <T extends QueryResultRow>(sql: string, values?: unknown[]) => Promise<QueryResult<T>>
 
-
 const LEASE_END = "clock_timestamp() + $4 * interval '1 millisecond'"
 
 // The session commits asynchronously (postgres.ts: a lost token is harmless);
