@@ -251,6 +251,7 @@ bool Report(napi_env env, napi_value callback, const Wait& wait, const OpenFile&
 void Deliver(napi_env env, napi_value callback, void*, void* data) noexcept {
   if (env == nullptr) return;
   auto* wait = static_cast<Wait*>(data);
+  if (!wait->waiter->Checked()) return;  // called again once it is
   // The waiter thread lets go of the wait on its own; the finalizer, which
   // deletes the wait, waits for that if need be (it rarely has to).
   napi_release_threadsafe_function(wait->completion, napi_tsfn_release);

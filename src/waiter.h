@@ -15,9 +15,9 @@ namespace locksmith {
 
 class Waiter {
  public:
-  // on_finish runs on the waiter thread once the wait has ended for any reason.
-  // With a path, a granted lock is followed at once by IsCurrentKnownFile on it, on
-  // this thread (see Current()). With try_first, the thread makes one attempt
+  // on_finish runs on the waiter thread once the wait has ended for any reason,
+  // and once more if Checked() was false (see there). With a path, a granted
+  // lock is followed by IsCurrentKnownFile on it, on this thread (see Current()). With try_first, the thread makes one attempt
   // without blocking before it waits (see Waited()); callers that have just
   // found the lock busy themselves leave it out.
   Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
@@ -33,8 +33,14 @@ class Waiter {
   // -errno. -ECANCELED if Cancel() came first.
   int Claim();
 
-  // After a granted wait with a path to check: 1 if the path still named the
-  // locked file right after the grant, 0 if not, -1 if that could not be told.
+  // After on_finish: whether Current() is known. If not, on_finish runs again
+  // once it is: a caller told too early returns and waits for that, rather
+  // than block its thread on a check of the path (which can hang, on NFS).
+  bool Checked();
+
+  // Once Checked(), after a granted wait with a path to check: 1 if the path
+  // still named the locked file right after the grant, 0 if not, -1 if that
+  // could not be told.
   int Current();
 
   // After a granted wait: whether the lock was taken by someone else when the
@@ -65,6 +71,8 @@ class Waiter {
   bool finished_ = false;
   bool cancel_requested_ = false;
   bool claimed_ = false;
+  bool checked_ = false;     // Current() is known
+  bool tell_again_ = false;  // on_finish is to run again once it is
   bool let_go_ = false;  // the thread no longer touches this object
   int result_ = 0;
   int current_ = -1;
