@@ -4,7 +4,7 @@
 // agrees with the increments counted (mutual exclusion held).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { contender, CONTENDERS, refContender, type Contender } from './adapters'
+import { contender, CONTENDERS, pollPeriodMs, refContender, type Contender } from './adapters'
 import { refLabel } from './compare'
 import { startAgents } from './agents'
 import { runBaselineAsync } from './baseline'
@@ -15,6 +15,9 @@ import { peerInfo } from './peers'
 import { computeRatios, type Row, type ScenarioResult } from './results'
 
 const PROCESSES = 4
+/** Runs per contender, and their length, where contenders take turns. */
+const TURNS = 3
+const TURN_MS = 2000
 
 interface Outcome { ops: number[], maxWaitNs: number[], stillWaiting: number }
 
@@ -67,69 +70,90 @@ async function runC (lockPath: string, counterPath: string, durationMs: number):
   return { ops: outputs.map((o) => o[0] as number), maxWaitNs: outputs.map((o) => o[1] as number), stillWaiting: 0 }
 }
 
-/** Every contender, then the C processes, one after another. */
+/**
+ * The kernel waiters take turns, then the pollers and the C processes run one
+ * after another (a poller's figure is its poll period, not the machine's speed).
+ */
 async function everyContender (context: Context, dir: string, durationMs: number): Promise<Row[]> {
-  const rows: Row[] = []
-  const counterFile = (id: string): string => {
-    const path = join(dir, `${id}.counter`)
-    writeFileSync(path, '0')
-    return path
-  }
-  const readCounter = (path: string): number => Number.parseInt(readFileSync(path, 'utf8'), 10)
+  const rows = new Map<string, Row>()
+  const available: Contender[] = []
   for (const c of CONTENDERS) {
     const info = c.peer === undefined ? undefined : peerInfo(c.peer)
-    if (info !== undefined && !info.available) {
-      rows.push({ id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
-      continue
-    }
+    if (info !== undefined && !info.available) rows.set(c.id, { id: c.id, label: c.label, status: 'unavailable', reason: info.reason })
+    else available.push(c)
+  }
+  const kernelWaiters = available.filter((c) => pollPeriodMs(c.id) === 0)
+  for (const row of await takeTurns(kernelWaiters, dir, context.quick ? 300 : TURN_MS, context.quick ? 1 : TURNS)) rows.set(row.id, row)
+  for (const c of available.filter((c) => pollPeriodMs(c.id) !== 0)) {
     progress(`5 throughput: ${c.label} (${PROCESSES} processes, ${durationMs} ms)`)
-    const counter = counterFile(c.id)
+    const counter = counterFile(dir, c.id)
     try {
       const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
-      rows.push(toRow(c.id, c.label, outcome, durationMs / 1000, readCounter(counter), c.waits))
+      rows.set(c.id, toRow(c.id, c.label, outcome, durationMs / 1000, readCounter(counter), c.waits))
     } catch (error) {
-      rows.push({ id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
+      rows.set(c.id, { id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
     }
   }
+  const ordered = CONTENDERS.map((c) => rows.get(c.id)).filter((row): row is Row => row !== undefined)
   const cLabel = `${PROCESSES} C processes (blocking flock)`
   if (context.baseline.path === undefined) {
-    rows.push({ id: 'c-flock', label: cLabel, status: 'unavailable', reason: context.baseline.reason })
+    ordered.push({ id: 'c-flock', label: cLabel, status: 'unavailable', reason: context.baseline.reason })
   } else {
     progress(`5 throughput: ${cLabel}`)
-    const counter = counterFile('c-flock')
+    const counter = counterFile(dir, 'c-flock')
     try {
       const outcome = await runC(join(dir, 'c.lock'), counter, durationMs)
-      rows.push(toRow('c-flock', cLabel, outcome, durationMs / 1000, readCounter(counter), 'flock(2) and pread/pwrite'))
+      ordered.push(toRow('c-flock', cLabel, outcome, durationMs / 1000, readCounter(counter), 'flock(2) and pread/pwrite'))
     } catch (error) {
-      rows.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
+      ordered.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
     }
   }
-  return rows
+  return ordered
 }
 
-/** What one build's runs add up to. */
+function counterFile (dir: string, name: string): string {
+  const path = join(dir, `${name}.counter`)
+  writeFileSync(path, '0')
+  return path
+}
+
+function readCounter (path: string): number {
+  return Number.parseInt(readFileSync(path, 'utf8'), 10)
+}
+
+/** What one contender's runs add up to. */
 interface Tally { ops: number[], maxWaitNs: number[], stillWaiting: number, counted: number }
 
-/** --compare: the two builds take turns, `rounds` runs each; the rows add up their runs. */
-async function compareBuilds (ref: Contender, dir: string, durationMs: number, rounds: number): Promise<Row[]> {
-  const builds = [contender('locksmith'), ref]
-  const totals = new Map<string, Tally>(builds.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
+/**
+ * Contenders take turns, `rounds` runs of `durationMs` each, the order reversed
+ * every round; each row adds up its runs. A machine whose speed drifts (noisy
+ * neighbours) then weighs on all of them alike: run one after another, a slow
+ * phase of a few seconds halved one contender's figure and not the next one's.
+ * A contender that fails drops out with its reason.
+ */
+async function takeTurns (contenders: Contender[], dir: string, durationMs: number, rounds: number): Promise<Row[]> {
+  const totals = new Map<string, Tally | Error>(contenders.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
   for (let round = 0; round < rounds; round++) {
-    for (const c of round % 2 === 0 ? builds : [...builds].reverse()) {
+    for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const total = totals.get(c.id)
+      if (total === undefined || total instanceof Error) continue
       progress(`5 throughput: ${c.label} (run ${round + 1}/${rounds})`)
-      const counter = join(dir, `${c.id}-${round}.counter`)
-      writeFileSync(counter, '0')
-      const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
-      const total = totals.get(c.id) as Tally
-      outcome.ops.forEach((ops, i) => { total.ops[i] = (total.ops[i] as number) + ops })
-      outcome.maxWaitNs.forEach((wait, i) => { total.maxWaitNs[i] = Math.max(total.maxWaitNs[i] as number, wait) })
-      total.stillWaiting += outcome.stillWaiting
-      total.counted += Number.parseInt(readFileSync(counter, 'utf8'), 10)
+      const counter = counterFile(dir, `${c.id}-${round}`)
+      try {
+        const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
+        outcome.ops.forEach((ops, i) => { total.ops[i] = (total.ops[i] as number) + ops })
+        outcome.maxWaitNs.forEach((wait, i) => { total.maxWaitNs[i] = Math.max(total.maxWaitNs[i] as number, wait) })
+        total.stillWaiting += outcome.stillWaiting
+        total.counted += readCounter(counter)
+      } catch (error) {
+        totals.set(c.id, error as Error)
+      }
     }
   }
-  return builds.map((c) => {
-    const total = totals.get(c.id) as Tally
-    return toRow(c.id, c.label, total, rounds * durationMs / 1000, total.counted, `${rounds} runs of ${durationMs} ms, alternating`)
+  return contenders.map((c) => {
+    const total = totals.get(c.id) as Tally | Error
+    if (total instanceof Error) return { id: c.id, label: c.label, status: 'failed', reason: total.message }
+    return toRow(c.id, c.label, total, rounds * durationMs / 1000, total.counted, `${c.waits}; ${rounds} runs of ${durationMs} ms, taking turns`)
   })
 }
 
@@ -139,7 +163,7 @@ export async function scenario5 (context: Context): Promise<ScenarioResult> {
   const started = Date.now()
   const rows = context.compare === undefined
     ? await everyContender(context, dir, durationMs)
-    : await compareBuilds(refContender(refLabel('locksmith', context.compare)), dir, durationMs, context.quick ? 1 : 3)
+    : await takeTurns([contender('locksmith'), refContender(refLabel('locksmith', context.compare))], dir, context.quick ? 300 : TURN_MS, context.quick ? 1 : TURNS)
   const result: ScenarioResult = {
     id: 's5',
     title: `contended throughput: ${PROCESSES} processes incrementing a shared counter file`,
