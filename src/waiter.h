@@ -17,9 +17,10 @@ class Waiter {
  public:
   // on_finish runs on the waiter thread once the wait has ended for any reason,
   // and once more if Checked() was false (see there). With a path, a granted
-  // lock is followed by IsCurrentKnownFile on it, on this thread (see Current()). With try_first, the thread makes one attempt
-  // without blocking before it waits (see Waited()); callers that have just
-  // found the lock busy themselves leave it out.
+  // lock is followed by IsCurrentKnownFile on it, on this thread (see
+  // Current()). With try_first, the thread makes one attempt without blocking
+  // before it waits (see Waited()); callers that have just found the lock busy
+  // themselves leave it out.
   Waiter(file_t file, LockRequest request, std::function<void()> on_finish,
          std::string path_to_check = std::string(), bool try_first = false);
   ~Waiter();
