@@ -15,9 +15,10 @@ import { peerInfo } from './peers'
 import { computeRatios, type Row, type ScenarioResult } from './results'
 
 const PROCESSES = 4
-/** Runs per contender, and their length, where contenders take turns. */
-const TURNS = 3
-const TURN_MS = 2000
+/** Where contenders take turns: runs per contender, and their length. */
+interface Turns { rounds: number, durationMs: number }
+const TURNS: Turns = { rounds: 3, durationMs: 2000 }
+const QUICK_TURNS: Turns = { rounds: 1, durationMs: 300 }
 
 interface Outcome { ops: number[], maxWaitNs: number[], stillWaiting: number }
 
@@ -74,7 +75,7 @@ async function runC (lockPath: string, counterPath: string, durationMs: number):
  * The kernel waiters take turns, then the pollers and the C processes run one
  * after another (a poller's figure is its poll period, not the machine's speed).
  */
-async function everyContender (context: Context, dir: string, durationMs: number): Promise<Row[]> {
+async function everyContender (context: Context, dir: string, turns: Turns, durationMs: number): Promise<Row[]> {
   const rows = new Map<string, Row>()
   const available: Contender[] = []
   for (const c of CONTENDERS) {
@@ -83,7 +84,7 @@ async function everyContender (context: Context, dir: string, durationMs: number
     else available.push(c)
   }
   const kernelWaiters = available.filter((c) => pollPeriodMs(c.id) === 0)
-  for (const row of await takeTurns(kernelWaiters, dir, context.quick ? 300 : TURN_MS, context.quick ? 1 : TURNS)) rows.set(row.id, row)
+  for (const row of await takeTurns(kernelWaiters, dir, turns)) rows.set(row.id, row)
   for (const c of available.filter((c) => pollPeriodMs(c.id) !== 0)) {
     progress(`5 throughput: ${c.label} (${PROCESSES} processes, ${durationMs} ms)`)
     const counter = counterFile(dir, c.id)
@@ -131,12 +132,12 @@ interface Tally { ops: number[], maxWaitNs: number[], stillWaiting: number, coun
  * phase of a few seconds halved one contender's figure and not the next one's.
  * A contender that fails drops out with its reason.
  */
-async function takeTurns (contenders: Contender[], dir: string, durationMs: number, rounds: number): Promise<Row[]> {
+async function takeTurns (contenders: Contender[], dir: string, { rounds, durationMs }: Turns): Promise<Row[]> {
   const totals = new Map<string, Tally | Error>(contenders.map((c) => [c.id, { ops: new Array<number>(PROCESSES).fill(0), maxWaitNs: new Array<number>(PROCESSES).fill(0), stillWaiting: 0, counted: 0 }]))
   for (let round = 0; round < rounds; round++) {
     for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
-      const total = totals.get(c.id)
-      if (total === undefined || total instanceof Error) continue
+      const total = totals.get(c.id) as Tally | Error
+      if (total instanceof Error) continue // dropped out
       progress(`5 throughput: ${c.label} (run ${round + 1}/${rounds})`)
       const counter = counterFile(dir, `${c.id}-${round}`)
       try {
@@ -159,11 +160,12 @@ async function takeTurns (contenders: Contender[], dir: string, durationMs: numb
 
 export async function scenario5 (context: Context): Promise<ScenarioResult> {
   const dir = context.dir('s5')
-  const durationMs = context.quick ? 300 : 3000
+  const durationMs = context.quick ? 300 : 3000 // pollers and C, alone
+  const turns = context.quick ? QUICK_TURNS : TURNS
   const started = Date.now()
   const rows = context.compare === undefined
-    ? await everyContender(context, dir, durationMs)
-    : await takeTurns([contender('locksmith'), refContender(refLabel('locksmith', context.compare))], dir, context.quick ? 300 : TURN_MS, context.quick ? 1 : TURNS)
+    ? await everyContender(context, dir, turns, durationMs)
+    : await takeTurns([contender('locksmith'), refContender(refLabel('locksmith', context.compare))], dir, turns)
   const result: ScenarioResult = {
     id: 's5',
     title: `contended throughput: ${PROCESSES} processes incrementing a shared counter file`,
@@ -171,7 +173,7 @@ export async function scenario5 (context: Context): Promise<ScenarioResult> {
     unit: 'ops/s',
     reference: 'locksmith',
     rows,
-    settings: { processes: PROCESSES, durationMs },
+    settings: { processes: PROCESSES, takingTurns: turns, aloneMs: durationMs },
     durationMs: Date.now() - started
   }
   computeRatios(result)
