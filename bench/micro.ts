@@ -8,7 +8,7 @@ import { REF_SUFFIX, refLabel, type LocksmithModule } from './compare'
 import type { Context } from './context'
 import { nowNs } from './clock'
 import { progress } from './progress'
-import { computeRatios, type Row, type ScenarioResult } from './results'
+import { computeRatios, failedRow, type Row, type ScenarioResult } from './results'
 import { summarize } from './stats'
 
 export type SyncOp = () => void
@@ -92,7 +92,7 @@ export async function runMicro (scenario: string, cases: MicroCase[], settings: 
       const perOp = await calibrate(made, spec.async === true)
       entry.batch = Math.max(1, Math.min(100_000, Math.round(settings.batchTargetNs / perOp)))
     } catch (error) {
-      entry.row = { id: spec.id, label: spec.label, status: 'failed', reason: (error as Error).message }
+      entry.row = failedRow(spec.id, spec.label, error)
     }
   }
   const active = live.filter((entry) => entry.row === undefined)
@@ -114,7 +114,7 @@ export async function runMicro (scenario: string, cases: MicroCase[], settings: 
         }
         if (round > 0 || settings.rounds === 1) entry.samples.push(...samples)
       } catch (error) {
-        entry.row = { id: entry.spec.id, label: entry.spec.label, status: 'failed', reason: (error as Error).message }
+        entry.row = failedRow(entry.spec.id, entry.spec.label, error)
       }
     }
   }

@@ -90,6 +90,11 @@ export function computeRatios (scenario: ScenarioResult): void {
   }
 }
 
+/** The row of a contender whose run threw: its reason is the error's message. */
+export function failedRow (id: string, label: string, error: unknown): Row {
+  return { id, label, status: 'failed', reason: (error as Error).message }
+}
+
 export function rowOf (scenario: ScenarioResult | undefined, id: string): Row | undefined {
   return scenario?.rows.find((row) => row.id === id && row.status === 'ok')
 }

@@ -14,7 +14,7 @@ import { runBaselineAsync } from './baseline'
 import type { Context } from './context'
 import { progress } from './progress'
 import { peerInfo } from './peers'
-import { computeRatios, type Row, type ScenarioResult } from './results'
+import { computeRatios, failedRow, type Row, type ScenarioResult } from './results'
 import { quantiles, summarize } from './stats'
 
 const MIN_HOLD_MS = 1
@@ -145,7 +145,7 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
         latencies = error as Error
       }
     }
-    if (latencies instanceof Error) rows.push({ id: c.id, label: c.label, status: 'failed', reason: latencies.message })
+    if (latencies instanceof Error) rows.push(failedRow(c.id, c.label, latencies))
     else record(c.id, c.label, latencies, c.waits)
   }
   if (compare === undefined) {
@@ -164,7 +164,7 @@ export async function scenario4 (context: Context): Promise<ScenarioResult> {
       try {
         record(id, label, await runBaselineAsync(args), note)
       } catch (error) {
-        rows.push({ id, label, status: 'failed', reason: (error as Error).message })
+        rows.push(failedRow(id, label, error))
       }
     }
   }

@@ -12,7 +12,7 @@ import { nowNs } from './clock'
 import type { Context } from './context'
 import { progress } from './progress'
 import { peerInfo } from './peers'
-import { computeRatios, type Row, type ScenarioResult } from './results'
+import { computeRatios, failedRow, type Row, type ScenarioResult } from './results'
 
 const PROCESSES = 4
 /** Where contenders take turns: runs per contender, and their length. */
@@ -92,7 +92,7 @@ async function everyContender (context: Context, dir: string, turns: Turns, dura
       const outcome = await runAgents(c, join(dir, `${c.id}.lock`), counter, durationMs)
       rows.set(c.id, toRow(c.id, c.label, outcome, durationMs / 1000, readCounter(counter), c.waits))
     } catch (error) {
-      rows.set(c.id, { id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
+      rows.set(c.id, failedRow(c.id, c.label, error))
     }
   }
   const ordered = CONTENDERS.map((c) => rows.get(c.id)).filter((row): row is Row => row !== undefined)
@@ -106,7 +106,7 @@ async function everyContender (context: Context, dir: string, turns: Turns, dura
       const outcome = await runC(join(dir, 'c.lock'), counter, durationMs)
       ordered.push(toRow('c-flock', cLabel, outcome, durationMs / 1000, readCounter(counter), 'flock(2) and pread/pwrite'))
     } catch (error) {
-      ordered.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
+      ordered.push(failedRow('c-flock', cLabel, error))
     }
   }
   return ordered
@@ -153,7 +153,7 @@ async function takeTurns (contenders: Contender[], dir: string, { rounds, durati
   }
   return contenders.map((c) => {
     const total = totals.get(c.id) as Tally | Error
-    if (total instanceof Error) return { id: c.id, label: c.label, status: 'failed', reason: total.message }
+    if (total instanceof Error) return failedRow(c.id, c.label, total)
     return toRow(c.id, c.label, total, rounds * durationMs / 1000, total.counted, `${c.waits}; ${rounds} runs of ${durationMs} ms, taking turns`)
   })
 }

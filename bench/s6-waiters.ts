@@ -10,7 +10,7 @@ import { startAgents, TimeoutError, type Agent } from './agents'
 import type { Context } from './context'
 import { progress } from './progress'
 import { peerInfo } from './peers'
-import type { Row, ScenarioResult } from './results'
+import { failedRow, type Row, type ScenarioResult } from './results'
 import type { PhaseMetrics, WaitersRequest, WaitersResult } from './waiters'
 
 const WAITERS = 1000
@@ -97,7 +97,7 @@ export async function scenario6 (context: Context): Promise<ScenarioResult> {
     try {
       rows.push(await measure(c, join(dir, `${c.id}.lock`), settingsFor(context.quick, c, readPath)))
     } catch (error) {
-      rows.push({ id: c.id, label: c.label, status: 'failed', reason: (error as Error).message })
+      rows.push(failedRow(c.id, c.label, error))
     }
   }
   return {

@@ -10,7 +10,7 @@ import { nowNs, sleep } from './clock'
 import type { Context } from './context'
 import { progress } from './progress'
 import { PEER_NAMES, peerInfo } from './peers'
-import { computeRatios, type Row, type ScenarioResult } from './results'
+import { computeRatios, failedRow, type Row, type ScenarioResult } from './results'
 import { summarize } from './stats'
 
 const WAIT_BEFORE_ABORT_MS = 2
@@ -55,7 +55,7 @@ export async function scenario7 (context: Context): Promise<ScenarioResult> {
       file.close()
     }
   } catch (error) {
-    rows.push({ id: 'locksmith', label: 'locksmith lock.acquire({ signal })', status: 'failed', reason: (error as Error).message })
+    rows.push(failedRow('locksmith', 'locksmith lock.acquire({ signal })', error))
   } finally {
     await holder.kill()
   }
@@ -70,7 +70,7 @@ export async function scenario7 (context: Context): Promise<ScenarioResult> {
       await cHolder.send({ cmd: 'hold' }, 10_000)
       record('c-flock', cLabel, await runBaselineAsync(['cancel', 'flock', cPath, String(rounds)]))
     } catch (error) {
-      rows.push({ id: 'c-flock', label: cLabel, status: 'failed', reason: (error as Error).message })
+      rows.push(failedRow('c-flock', cLabel, error))
     } finally {
       await cHolder.kill()
     }
