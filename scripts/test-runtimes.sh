@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The package under Bun and Deno, installed from the packed tarball as a user
-# would (`npm install node-locksmith bun deno` in an empty project). The
+# would (`npm install node-locksmith bun deno` in an empty project), and under
+# Bun for musl (scripts/bun-musl/build.sh), which loads the musl prebuild. The
 # portable test files (first line `// portable`) are copied next to the
 # installed package's dist/lib and run with each runtime's test runner
 # (`bun test`, `deno test`), so they exercise the installed code and prebuild.
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-BUN=1.4.5
+BUN=1.4.5 # also the version of bun-linux-x64-musl in scripts/toolchain.js
 DENO=2.9.6
 # Known differences, one test name per line: tolerated, not required, as some
 # fail in one run and pass in the next.
@@ -23,7 +24,7 @@ LOG_LEVEL=DEBUG logs acquired, waiting, timed out, busy and released with prefix
 locks in a worker exclude the main thread; terminating the worker releases them'
 
 runtimes=("$@")
-[ ${#runtimes[@]} -gt 0 ] || runtimes=(bun deno)
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(bun bun-musl deno)
 
 [ -f dist/test/lock.test.js ] || npm run build --silent
 work=$(mktemp -d "${TMPDIR:-/tmp}/locksmith-runtimes-XXXXXX")
@@ -60,13 +61,25 @@ for runtime in "${runtimes[@]}"; do
   start=$SECONDS
   log=$work/$runtime.log
   case $runtime in
-    bun)
-      echo "test-runtimes: bun $("$app/node_modules/.bin/bun" --version): ${#files[@]} portable test files"
-      (cd "$pkg" && timeout --kill-after=10 600 "$app/node_modules/.bin/bun" test --timeout 120000 "${files[@]}") >"$log" 2>&1 || true
+    bun|bun-musl)
+      bun=$app/node_modules/.bin/bun
+      if [ "$runtime" = bun-musl ]; then
+        musl=$(bash scripts/bun-musl/build.sh)
+        bun=$musl/bun
+        export LD_LIBRARY_PATH=$musl/lib LIBC=musl
+        # The addon loaded must be the musl one: glibc's might load under musl's loader too.
+        loaded=$(cd "$app" && "$bun" -e 'const { Lock } = require("node-locksmith"); const lock = new Lock(process.argv[1]); lock.tryAcquire(); lock.release()
+          console.log(Object.keys(require.cache).filter((file) => file.endsWith(".node")).join(" "))' "$work/probe.lock")
+        echo "test-runtimes: bun-musl loads $loaded"
+        [[ $loaded == */prebuilds/linux-x64/locksmith.musl.node ]] || { echo "test-runtimes: bun-musl did not load the musl prebuild" >&2; status=1; }
+      fi
+      echo "test-runtimes: $runtime $("$bun" --version): ${#files[@]} portable test files"
+      (cd "$pkg" && timeout --kill-after=10 600 "$bun" test --timeout 120000 "${files[@]}") >"$log" 2>&1 || true
       grep -E '^\((pass|fail|skip)\)|^ *[0-9]+ (pass|fail)$|^Ran ' "$log" | grep -v '^(pass)' || true
       grep -oP '^\(fail\) \K.*(?= \[[0-9.]+m?s\]$)' "$log" | sed 's/^.* > //' | sort -u >"$work/$runtime.failed" || true
-      grep -qE '^ *[1-9][0-9]* pass$' "$log" || { echo "test-runtimes: bun passed no test" >&2; tail -20 "$log" >&2; status=1; }
-      check bun "$work/$runtime.failed" "$BUN_EXPECTED_FAILURES" || status=1 ;;
+      grep -qE '^ *[1-9][0-9]* pass$' "$log" || { echo "test-runtimes: $runtime passed no test" >&2; tail -20 "$log" >&2; status=1; }
+      check "$runtime" "$work/$runtime.failed" "$BUN_EXPECTED_FAILURES" || status=1
+      unset LD_LIBRARY_PATH LIBC ;;
     deno)
       echo "test-runtimes: $("$app/node_modules/.bin/deno" --version | head -n 1): ${#files[@]} portable test files"
       (cd "$pkg" && NO_COLOR=1 timeout --kill-after=10 600 "$app/node_modules/.bin/deno" test -A "${files[@]}") >"$log" 2>&1 || true
