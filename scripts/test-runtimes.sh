@@ -16,19 +16,15 @@ BUN=1.4.5 # also the version of bun-linux-x64-musl in scripts/toolchain.js
 DENO=2.9.6
 # Known differences, one test name per line: tolerated, not required, as some
 # fail in one run and pass in the next.
-BUN_EXPECTED_FAILURES='locks in a worker exclude the main thread; terminating the worker releases them
-no descriptor leaked by any of the above'
-DENO_EXPECTED_FAILURES='NODE_DEBUG=locksmith logs acquired, waiting, timed out, busy and released with prefix, path, mode and pid
-DEBUG=locksmith logs acquired, waiting, timed out, busy and released with prefix, path, mode and pid
-LOG_LEVEL=DEBUG logs acquired, waiting, timed out, busy and released with prefix, path, mode and pid
-locks in a worker exclude the main thread; terminating the worker releases them'
+BUN_EXPECTED_FAILURES=''
+DENO_EXPECTED_FAILURES=''
 
 runtimes=("$@")
 [ ${#runtimes[@]} -gt 0 ] || runtimes=(bun bun-musl deno)
 
 [ -f dist/test/lock.test.js ] || npm run build --silent
 work=$(mktemp -d "${TMPDIR:-/tmp}/locksmith-runtimes-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 npm pack --silent --ignore-scripts --pack-destination "$work" >/dev/null
 app=$work/app
 mkdir -p "$app"

@@ -1,7 +1,7 @@
 // Shared test utilities: temporary directories, a forked lock holder driven
 // over IPC, and /proc counters for leak checks.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
@@ -91,8 +91,19 @@ export function pythonCanLock (path: string, kind: 'lockf' | 'ofd', shared = fal
   throw new Error(`python3 failed: ${result.status} ${result.stderr?.toString()}`)
 }
 
-export function openFdCount (): number {
-  return readdirSync('/proc/self/fd').length
+/** This process's open descriptors; with `under`, only those of files in that directory. */
+export function openFdCount (under?: string): number {
+  const fds = readdirSync('/proc/self/fd')
+  if (under === undefined) return fds.length
+  const dir = realpathSync(under)
+  return fds.filter((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`)
+      return target === dir || target.startsWith(dir + '/')
+    } catch {
+      return false // closed since the listing (the listing's own descriptor)
+    }
+  }).length
 }
 
 /**

@@ -12,7 +12,7 @@ import { tempDir } from './helpers'
 const dir = tempDir()
 const script = `
 const { Lock } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'index.js'))})
-const path = process.argv[1]
+const path = process.env.LOCKSMITH_LOG_TEST_PATH // not argv: Deno's -e puts its own entry first
 ;(async () => {
   const a = new Lock(path, { label: 'job' })
   await a.acquire()
@@ -29,7 +29,7 @@ function stderrWith (env: Record<string, string>): string {
   delete clean.NODE_DEBUG
   delete clean.DEBUG
   delete clean.LOG_LEVEL
-  const result = spawnSync(process.execPath, ['-e', script, join(dir, 'log.lock')], { env: { ...clean, ...env } })
+  const result = spawnSync(process.execPath, ['-e', script], { env: { ...clean, LOCKSMITH_LOG_TEST_PATH: join(dir, 'log.lock'), ...env } })
   assert.equal(result.status, 0, result.stderr.toString())
   return result.stderr.toString()
 }
