@@ -9,7 +9,6 @@
 // Built by scripts/bun-musl/build.sh with zig for x86_64-linux-musl. A test
 // tool only: it is never shipped.
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +93,7 @@ size_t hash_bytes (const void *data, size_t length, size_t seed) {
 
 // ---- std::__detail::_Prime_rehash_policy: the bucket counts of unordered containers ----
 
+// next_resize is `mutable` there: the const member functions update it.
 struct rehash_policy { float max_load_factor; size_t next_resize; };
 struct rehash_answer { bool rehash; size_t buckets; }; // std::pair<bool, size_t>: two registers
 
