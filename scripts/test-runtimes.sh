@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The package under Bun and Deno, installed from the packed tarball as a user
 # would (`npm install node-locksmith bun deno` in an empty project), and under
-# Bun for musl (scripts/bun-musl/build.sh), which loads the musl prebuild. The
+# Bun for musl, x64 and arm64 (scripts/bun-musl/build.sh; arm64 under
+# qemu-user), which loads the musl prebuilds. The
 # portable test files (first line `// portable`) are copied next to the
 # installed package's dist/lib and run with each runtime's test runner
 # (`bun test`, `deno test`), so they exercise the installed code and prebuild.
@@ -20,7 +21,7 @@ BUN_EXPECTED_FAILURES=''
 DENO_EXPECTED_FAILURES=''
 
 runtimes=("$@")
-[ ${#runtimes[@]} -gt 0 ] || runtimes=(bun bun-musl deno)
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(bun bun-musl-x64 bun-musl-arm64 deno)
 
 [ -f dist/test/lock.test.js ] || npm run build --silent
 work=$(mktemp -d "${TMPDIR:-/tmp}/locksmith-runtimes-XXXXXX")
@@ -57,25 +58,29 @@ for runtime in "${runtimes[@]}"; do
   start=$SECONDS
   log=$work/$runtime.log
   case $runtime in
-    bun|bun-musl)
-      bun=$app/node_modules/.bin/bun
-      if [ "$runtime" = bun-musl ]; then
-        musl=$(bash scripts/bun-musl/build.sh)
-        bun=$musl/bun
+    bun|bun-musl-x64|bun-musl-arm64)
+      bun=(timeout --kill-after=10 600 "$app/node_modules/.bin/bun")
+      preload=()
+      if [ "$runtime" != bun ]; then
+        arch=${runtime#bun-musl-}
+        musl=$(bash scripts/bun-musl/build.sh "$arch")
+        bun=(timeout --kill-after=10 900 "$musl/bun")
+        preload=(--preload "$musl/preload.js")
         export LD_LIBRARY_PATH=$musl/lib LIBC=musl
+        [ "$arch" = x64 ] || export LOCKSMITH_UNDER_QEMU=1 # longer windows for timing-bound tests
         # The addon loaded must be the musl one: glibc's might load under musl's loader too.
-        loaded=$(cd "$app" && "$bun" -e 'const { Lock } = require("node-locksmith"); const lock = new Lock(process.argv[1]); lock.tryAcquire(); lock.release()
-          console.log(Object.keys(require.cache).filter((file) => file.endsWith(".node")).join(" "))' "$work/probe.lock")
-        echo "test-runtimes: bun-musl loads $loaded"
-        [[ $loaded == */prebuilds/linux-x64/locksmith.musl.node ]] || { echo "test-runtimes: bun-musl did not load the musl prebuild" >&2; status=1; }
+        loaded=$(cd "$app" && "${bun[@]}" "${preload[@]}" -e 'const { Lock } = require("node-locksmith"); const lock = new Lock(process.argv[1]); lock.tryAcquire(); lock.release()
+          console.log(process.arch, Object.keys(require.cache).filter((file) => file.endsWith(".node")).join(" "))' "$work/probe.lock")
+        echo "test-runtimes: $runtime loads $loaded"
+        [[ $loaded == "$arch "*/prebuilds/linux-$arch/locksmith.musl.node ]] || { echo "test-runtimes: $runtime did not load the musl prebuild" >&2; status=1; }
       fi
-      echo "test-runtimes: $runtime $("$bun" --version): ${#files[@]} portable test files"
-      (cd "$pkg" && timeout --kill-after=10 600 "$bun" test --timeout 120000 "${files[@]}") >"$log" 2>&1 || true
+      echo "test-runtimes: $runtime $("${bun[@]}" --version): ${#files[@]} portable test files"
+      (cd "$pkg" && "${bun[@]}" test "${preload[@]}" --timeout 120000 "${files[@]}") >"$log" 2>&1 || true
       grep -E '^\((pass|fail|skip)\)|^ *[0-9]+ (pass|fail)$|^Ran ' "$log" | grep -v '^(pass)' || true
       grep -oP '^\(fail\) \K.*(?= \[[0-9.]+m?s\]$)' "$log" | sed 's/^.* > //' | sort -u >"$work/$runtime.failed" || true
       grep -qE '^ *[1-9][0-9]* pass$' "$log" || { echo "test-runtimes: $runtime passed no test" >&2; tail -20 "$log" >&2; status=1; }
       check "$runtime" "$work/$runtime.failed" "$BUN_EXPECTED_FAILURES" || status=1
-      unset LD_LIBRARY_PATH LIBC ;;
+      unset LD_LIBRARY_PATH LIBC LOCKSMITH_UNDER_QEMU ;;
     deno)
       echo "test-runtimes: $("$app/node_modules/.bin/deno" --version | head -n 1): ${#files[@]} portable test files"
       (cd "$pkg" && NO_COLOR=1 timeout --kill-after=10 600 "$app/node_modules/.bin/deno" test -A "${files[@]}") >"$log" 2>&1 || true

@@ -26,11 +26,17 @@ const TOOLS = {
     version: '22.23.5',
     integrity: 'sha512-e1LOUGKVruPGuLVutn8+Cgm5pI1APm4Kvh+zbb/qe/ZpD9s+TQby5iUgZOWmPpbSKpj0Td8DP1N0NEnXasHizg=='
   },
-  // Bun built against musl: the one musl JavaScript runtime on the registry.
+  // Bun built against musl: the one musl JavaScript runtime on the registry
+  // (scripts/bun-musl/build.sh; the arm64 one runs under qemu-user).
   'bun-linux-x64-musl': {
     package: '@oven/bun-linux-x64-musl',
     version: '1.4.5',
     integrity: 'sha512-10QoW/YfTgnURaGEaHpJCiXjLI2e5iTtfVDaA5JKcyUzaa1cq6cVUY9/Uq5XkYzvtRjHLRe9Oj/lTDIQcxy8HQ=='
+  },
+  'bun-linux-arm64-musl': {
+    package: '@oven/bun-linux-aarch64-musl',
+    version: '1.4.5',
+    integrity: 'sha512-XCNc+WvvMAdNNb+OWTogpy+N9wm62fkVeEVLb6how0RZhW5LPi6c7BlkeVCuWps7XjEl2saFpHFa20/1E+PAHg=='
   }
 }
 
