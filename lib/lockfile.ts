@@ -84,9 +84,24 @@ function forget (fd: number, state: HeldState): void {
   if (heldByFd.get(fd) === state) heldByFd.delete(fd)
 }
 
+/** What a LockFile's finalizer needs: never the LockFile itself. */
+interface Finalized { id: number, fd: number, state: HeldState, path: string }
+
+/**
+ * A LockFile collected while it held a lock gave the lock back when it was
+ * closed, so another holder may be in already: nothing else would tell.
+ */
+function warnIfHeld ({ state, path }: Finalized): void {
+  if (state.whole === undefined && state.held.size === 0) return
+  process.emitWarning(`A LockFile of ${path} was garbage-collected while it held a lock, and closing it released the lock: ` +
+    'keep a reference to it (or close() it) for as long as the lock matters', { code: 'LOCKSMITH_LOCKFILE_COLLECTED' })
+}
+
 // A LockFile from fromFd(fd, { autoClose: true }) dropped without close()
 // closes its descriptor once collected; a borrowed one is only forgotten.
-const closeAdoptedWhenCollected = new FinalizationRegistry<{ id: number, fd: number, state: HeldState }>(({ id, fd, state }) => {
+const closeAdoptedWhenCollected = new FinalizationRegistry<Finalized>((finalized) => {
+  const { id, fd, state } = finalized
+  warnIfHeld(finalized)
   forget(fd, state)
   try { native.close(id) } catch {}
   try { closeSync(fd) } catch {}
@@ -112,7 +127,9 @@ function descriptorLabel (fd: number): string {
   return `fd ${fd}`
 }
 
-const closeWhenCollected = new FinalizationRegistry<{ id: number, fd: number, state: HeldState }>(({ id, fd, state }) => {
+const closeWhenCollected = new FinalizationRegistry<Finalized>((finalized) => {
+  const { id, fd, state } = finalized
+  warnIfHeld(finalized)
   forget(fd, state)
   try {
     native.close(id)
@@ -216,7 +233,7 @@ export class LockFile implements Disposable {
     file.#adoptedFd = number
     if (autoClose) {
       closeWhenCollected.unregister(file)
-      closeAdoptedWhenCollected.register(file, { id, fd: file.#fd, state: file.#state }, file)
+      closeAdoptedWhenCollected.register(file, { id, fd: file.#fd, state: file.#state, path: label }, file)
     }
     return file
   }
@@ -247,7 +264,7 @@ export class LockFile implements Disposable {
     this.#fd = native.fd(id)
     this.#state = { backend, whole: undefined, held: new Map(), rangeSince: undefined }
     if (this.#fd >= 0) heldByFd.set(this.#fd, this.#state)
-    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state }, this)
+    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state, path }, this)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */

@@ -5,6 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmS
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 export const isLinux = process.platform === 'linux'
 
@@ -187,4 +189,19 @@ export async function waitFor<T> (probe: () => T | undefined | Promise<T | undef
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/**
+ * Runs the garbage collector, letting finalizers run between rounds, until
+ * `done()` or 20 rounds. No --expose-gc needed: V8 gives `gc` to contexts
+ * made after the flag is set.
+ */
+export async function collectGarbageUntil (done: () => boolean): Promise<boolean> {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  for (let round = 0; round < 20 && !done(); round++) {
+    gc()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  return done()
 }
