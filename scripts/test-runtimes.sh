@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-BUN=1.4.5 # also the version of bun-linux-x64-musl in scripts/toolchain.js
+BUN=1.4.5 # also the version of the musl builds in scripts/toolchain.js
 DENO=2.9.6
 # Known differences, one test name per line: tolerated, not required, as some
 # fail in one run and pass in the next.
