@@ -85,14 +85,21 @@ function forget (fd: number, state: HeldState): void {
 }
 
 /** What a LockFile's finalizer needs: never the LockFile itself. */
-interface Finalized { id: number, fd: number, state: HeldState, path: string }
+interface Finalized {
+  id: number
+  fd: number
+  state: HeldState
+  path: string
+  /** A borrowed descriptor (fromFd without autoClose): the finalizer only forgets it, and its locks stay. */
+  borrowed: boolean
+}
 
 /**
  * A LockFile collected while it held a lock gave the lock back when it was
  * closed, so another holder may be in already: nothing else would tell.
  */
-function warnIfHeld ({ state, path }: Finalized): void {
-  if (state.whole === undefined && state.held.size === 0) return
+function warnIfHeld ({ state, path, borrowed }: Finalized): void {
+  if (borrowed || (state.whole === undefined && state.held.size === 0)) return
   process.emitWarning(`A LockFile of ${path} was garbage-collected while it held a lock, and closing it released the lock: ` +
     'keep a reference to it (or close() it) for as long as the lock matters', { code: 'LOCKSMITH_LOCKFILE_COLLECTED' })
 }
@@ -231,10 +238,10 @@ export class LockFile implements Disposable {
     const file = new LockFile(label, backend, id)
     file.#adopted = autoClose ? 'owned' : 'borrowed'
     file.#adoptedFd = number
-    if (autoClose) {
-      closeWhenCollected.unregister(file)
-      closeAdoptedWhenCollected.register(file, { id, fd: file.#fd, state: file.#state, path: label }, file)
-    }
+    closeWhenCollected.unregister(file)
+    const finalized = { id, fd: file.#fd, state: file.#state, path: label, borrowed: !autoClose }
+    if (autoClose) closeAdoptedWhenCollected.register(file, finalized, file)
+    else closeWhenCollected.register(file, finalized, file)
     return file
   }
 
@@ -264,7 +271,7 @@ export class LockFile implements Disposable {
     this.#fd = native.fd(id)
     this.#state = { backend, whole: undefined, held: new Map(), rangeSince: undefined }
     if (this.#fd >= 0) heldByFd.set(this.#fd, this.#state)
-    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state, path }, this)
+    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state, path, borrowed: false }, this)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */

@@ -3,6 +3,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { LockFile } from '../lib/index'
 import { native } from '../lib/native'
@@ -86,5 +87,22 @@ describe('the table of open files', () => {
       assert.equal(await collectGarbageUntil(() => native.openCount() === before), true, 'the dropped LockFile was closed')
     })
     assert.deepEqual(warnings, [])
+  })
+
+  test('a borrowed descriptor\'s LockFile dropped while it holds a lock is only forgotten: the lock stays, with no warning', async () => {
+    const path = join(dir, 'dropped-borrowed.lock')
+    const fd = openSync(path, 'w')
+    try {
+      const warnings = await collectedWarningsDuring(async () => {
+        const before = native.openCount()
+        ;(() => { assert.equal(LockFile.fromFd(fd).tryLock(), true) })()
+        assert.equal(await collectGarbageUntil(() => native.openCount() === before), true, 'the dropped LockFile was forgotten')
+        using probe = LockFile.open(path)
+        assert.equal(probe.tryLock(), false, 'the descriptor still holds its lock')
+      })
+      assert.deepEqual(warnings, [])
+    } finally {
+      closeSync(fd)
+    }
   })
 })
