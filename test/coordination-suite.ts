@@ -142,7 +142,8 @@ async function grantsWhileInLine (acquiring: Promise<unknown>, inLine: () => Pro
  * the server shows a waiter in line until the waiter holds the lock. A queue
  * across members bounds it (the grant under way when the waiter lined up);
  * without one it is unbounded. Waiters must be seen in line at least once
- * (a backend without a line never shows one).
+ * (a backend without a line never shows one), in `trials` trials or up to
+ * four times as many.
  */
 export async function retakingMemberYields (url: string, options: CoordinatorOptions, inLine: InLine, trials = 4): Promise<RetakeCounts[]> {
   await using greedy = new Coordinator(url, { ...options, agentId: 'greedy' })
@@ -153,7 +154,9 @@ export async function retakingMemberYields (url: string, options: CoordinatorOpt
   const counts: RetakeCounts[] = []
   let sightings = 0
   try {
-    for (let trial = 0; trial < trials; trial++) {
+    // A waiter served at once may sit in line for less than one look at the
+    // server: under load, more trials until one has been seen.
+    for (let trial = 0; trial < trials || (sightings === 0 && trial < trials * 4); trial++) {
       const name = `retake-${trial}-${process.pid}`
       let stop = false
       let grants = 0
