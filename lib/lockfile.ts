@@ -235,13 +235,8 @@ export class LockFile implements Disposable {
       converted.message = `${converted.message.replace(/, fstat$/, '')}: fd ${number}`
       throw converted
     }
-    const file = new LockFile(label, backend, id)
-    file.#adopted = autoClose ? 'owned' : 'borrowed'
+    const file = new LockFile(label, backend, id, autoClose ? 'owned' : 'borrowed')
     file.#adoptedFd = number
-    closeWhenCollected.unregister(file)
-    const finalized = { id, fd: file.#fd, state: file.#state, path: label, borrowed: !autoClose }
-    if (autoClose) closeAdoptedWhenCollected.register(file, finalized, file)
-    else closeWhenCollected.register(file, finalized, file)
     return file
   }
 
@@ -262,7 +257,7 @@ export class LockFile implements Disposable {
     })
   }
 
-  private constructor (path: string, backend: Backend, id: number) {
+  private constructor (path: string, backend: Backend, id: number, adopted?: 'borrowed' | 'owned') {
     this.path = path
     this.backend = backend
     this.#id = id
@@ -271,7 +266,10 @@ export class LockFile implements Disposable {
     this.#fd = native.fd(id)
     this.#state = { backend, whole: undefined, held: new Map(), rangeSince: undefined }
     if (this.#fd >= 0) heldByFd.set(this.#fd, this.#state)
-    closeWhenCollected.register(this, { id, fd: this.#fd, state: this.#state, path, borrowed: false }, this)
+    this.#adopted = adopted
+    const finalized = { id, fd: this.#fd, state: this.#state, path, borrowed: adopted === 'borrowed' }
+    if (adopted === 'owned') closeAdoptedWhenCollected.register(this, finalized, this)
+    else closeWhenCollected.register(this, finalized, this)
   }
 
   /** The descriptor (-1 once closed, and on Windows). */
