@@ -188,7 +188,9 @@ describe('holders()', { skip: !haveFlock && 'needs Linux /proc/locks and util-li
     assert.throws(() => holders('a\0b'), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.throws(() => holders(999_999), { code: 'EBADF', name: 'LockSystemError' })
     assert.throws(() => holders(join(fresh(), 'below-a-file')), { code: 'ENOTDIR', name: 'LockSystemError' })
-    assert.equal(spawnSync('ls', [`/proc/${process.pid}/fd`]).stdout.toString().split('\n').length, fds.split('\n').length)
+    // Not more than before: other descriptors of the process may close meanwhile (finalizers, children's pipes).
+    const after = spawnSync('ls', [`/proc/${process.pid}/fd`]).stdout.toString().split('\n').length
+    assert.ok(after <= fds.split('\n').length, `${after - fds.split('\n').length} descriptors left open`)
   })
 
   it('locksmith status and holders() agree (one implementation)', async () => {
